@@ -9,8 +9,43 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import testing  # noqa: E402
+from . import grid, testing  # noqa: E402
+from .basis import IMQ, MQ, PHS, Gaussian, RadialBasis  # noqa: E402
+from .operators import (  # noqa: E402
+    Custom,
+    Directional,
+    Gradient,
+    Hessian,
+    Identity,
+    Laplacian,
+    MixedPartial,
+    Operator,
+    Partial,
+)
+from .polynomials import exponents, monomials, num_monomials  # noqa: E402
+from .rbffd import (  # noqa: E402
+    RBFOperator,
+    directional,
+    gradient,
+    hessian,
+    laplacian,
+    mixed_partial,
+    operator,
+    partial,
+    regrid,
+)
+from .stencils import autoselect_k, find_neighbors  # noqa: E402
+from .weights import build_weights  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["testing"]
+__all__ = [
+    "IMQ", "MQ", "PHS", "Gaussian", "RadialBasis",
+    "Custom", "Directional", "Gradient", "Hessian", "Identity", "Laplacian",
+    "MixedPartial", "Operator", "Partial",
+    "exponents", "monomials", "num_monomials",
+    "RBFOperator", "directional", "gradient", "hessian", "laplacian", "mixed_partial",
+    "operator", "partial", "regrid",
+    "autoselect_k", "find_neighbors", "build_weights",
+    "grid", "testing",
+]

@@ -1,0 +1,76 @@
+"""Monomial bases: the one ordering of exponents used everywhere, and evaluation.
+
+Monomials in ``d`` variables of total degree ``<= deg`` are ordered by total degree,
+then lexicographically with the *first* coordinate varying slowest, e.g. for d = 2,
+deg = 2::
+
+    1, x, y, x^2, x*y, y^2
+
+:func:`exponents` is the single source of truth for this ordering. In RBF-FD the
+monomials are evaluated in local coordinates ``(x - c) / h`` (``c`` the stencil
+centre, ``h`` its radius) so the local saddle-point systems stay well conditioned;
+the span, and hence the weights, do not depend on ``c`` and ``h``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from math import comb
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["exponents", "num_monomials", "monomials"]
+
+
+def num_monomials(d: int, deg: int) -> int:
+    """Number of monomials of total degree ``<= deg`` in ``d`` variables: C(deg+d, d)."""
+    return 0 if deg < 0 else comb(deg + d, d)
+
+
+@functools.cache
+def _exponents(d: int, deg: int) -> np.ndarray:
+    rows = []
+    for total in range(deg + 1):
+        # itertools.product in reverse-sorted order gives "first coordinate slowest".
+        block = [a for a in itertools.product(range(total + 1), repeat=d) if sum(a) == total]
+        block.sort(reverse=True)
+        rows.extend(block)
+    out = np.array(rows, dtype=np.int32).reshape(-1, d)
+    out.setflags(write=False)
+    return out
+
+
+def exponents(d: int, deg: int) -> np.ndarray:
+    """Exponent table, shape ``(num_monomials(d, deg), d)``, int32, in the house ordering.
+
+    ``deg = -1`` gives an empty ``(0, d)`` table (no polynomial augmentation).
+    """
+    if d not in (1, 2, 3):
+        raise ValueError(f"d: dimension must be 1, 2 or 3, got {d}")
+    if deg < -1:
+        raise ValueError(f"deg: polynomial degree must be >= -1, got {deg}")
+    return _exponents(int(d), int(deg))
+
+
+def monomials(x: jnp.ndarray, deg: int) -> jnp.ndarray:
+    """Evaluate all monomials of degree ``<= deg`` at ``x`` (shape ``(..., d)``).
+
+    Returns shape ``(..., M)`` in the order of :func:`exponents`. Powers are built by
+    repeated multiplication (no ``pow``), so every derivative is finite at ``x = 0``.
+    """
+    x = jnp.asarray(x)
+    d = x.shape[-1]
+    exps = exponents(d, deg)
+    if exps.shape[0] == 0:
+        return jnp.zeros(x.shape[:-1] + (0,), dtype=x.dtype)
+    # powers[..., i, a] = x_i ** a for a = 0..deg
+    pw = [jnp.ones_like(x)]
+    for _ in range(deg):
+        pw.append(pw[-1] * x)
+    powers = jnp.stack(pw, axis=-1)  # (..., d, deg+1)
+    out = powers[..., 0, exps[:, 0]]
+    for i in range(1, d):
+        out = out * powers[..., i, exps[:, i]]
+    return out

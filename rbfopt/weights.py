@@ -1,0 +1,248 @@
+"""RBF-FD stencil weights: batched local saddle-point solves and their derivative rules.
+
+For evaluation point ``c`` with stencil points ``x_1..x_k`` the weights ``w`` of a
+linear operator ``L`` solve::
+
+    [Phi P] [w]   [L phi(c - x_j)]       Phi_ij = phi(x_i - x_j)
+    [P'  0] [l] = [L p_m(c)      ]       P_jm   = p_m((x_j - c) / h)
+
+with monomials ``p_m`` in local coordinates (centre ``c``, radius ``h``: better
+conditioning, same span, same weights). Operator actions come from JAX
+differentiation of the kernel and monomials (:mod:`rbfopt.operators`).
+
+Derivative rules. The local solve is wrapped in ``jax.lax.custom_linear_solve``: the
+factorization of each stencil (Householder QR of ``P``, Cholesky of the projected
+kernel block, see :mod:`rbfopt._saddle`) is computed once from the primal values;
+the forward-mode tangent ``dw = K^-1 (db - dK w)`` and the reverse-mode cotangent
+``bbar = K^-1 wbar`` (``K`` symmetric) are further solves with the same factors.
+No tape of the elimination is kept, and since the rules are linear solves JAX nests
+them for higher orders (``jax.hessian``, Hessian-vector products). Derivatives of
+``K`` and ``b`` w.r.t. positions and ``eps`` are ordinary AD of the kernel
+formulas, NaN-free at ``r = 0`` (:mod:`rbfopt.basis`).
+
+Checks. With concrete inputs, :func:`build_weights` validates shapes, finiteness,
+stencil indices, ``k`` against the number of monomials, ``eps`` and the kernel
+order, and raises ``ValueError`` for degenerate stencils (non-unisolvent points,
+coincident points) with their row indices. Under ``jax.jit`` no Python check can
+run: a degenerate stencil then yields non-finite weights in its row (never an error
+deep inside a solver); validate once outside jit with :func:`check_inputs` or by
+calling :func:`build_weights` eagerly on the same stencils.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import _saddle
+from .basis import PHS, RadialBasis
+from .operators import Operator
+from .polynomials import monomials, num_monomials
+from .stencils import _fmt, check_points, check_stencils
+
+__all__ = ["build_weights", "check_inputs", "local_weights", "DEGENERATE_TOL"]
+
+#: Stencils whose factorization quality falls below this are reported as degenerate.
+DEGENERATE_TOL = 1e-11
+
+
+def _is_tracer(*xs: Any) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+
+
+def _default_chunk() -> int:
+    # Small chunks keep the (k, k, B) blocks cache-resident on CPU; on GPUs wide
+    # batches are what fill the device.
+    return 1024 if jax.default_backend() == "cpu" else 65536
+
+
+def local_weights(
+    op: Operator,
+    X: jax.Array,
+    c: jax.Array,
+    basis: RadialBasis,
+    eps: jax.Array | None,
+    solver: str = "implicit",
+) -> tuple[jax.Array, jax.Array]:
+    """Weights for a batch of stencils (batch-first inputs).
+
+    X: (B, k, d) stencil points, c: (B, d) evaluation points, eps: (B,) or None.
+    Returns (weights (B, k, n_out), quality (B,)).
+    """
+    B, k, d = X.shape
+    deg = basis.poly_deg
+    out_shape = op.out_shape(d)
+    n_out = int(np.prod(out_shape)) if out_shape else 1
+
+    c0 = lax.stop_gradient(c)
+    h = lax.stop_gradient(jnp.max(jnp.sqrt(jnp.sum((X - c0[:, None]) ** 2, axis=-1)), axis=1))
+    h = jnp.where(h > 0, h, 1.0)
+
+    def kernel(z, e):
+        return basis.profile(z, e)
+
+    e_b = eps if eps is not None else jnp.zeros((B,), X.dtype)
+
+    def phi_block(Xb, e):
+        return kernel(Xb[:, None, :] - Xb[None, :, :], e)
+
+    A = jax.vmap(phi_block)(X, e_b)  # (B, k, k)
+
+    def rhs_kernel(Xb, cb, e):
+        def one(xj):
+            return op(lambda x: kernel(x - xj, e))(cb)
+
+        return jax.vmap(one)(Xb)  # (k, *out)
+
+    f = jax.vmap(rhs_kernel)(X, c, e_b).reshape(B, k, n_out)
+
+    def poly(Xb, cb, c0b, hb):
+        P = monomials((Xb - c0b) / hb, deg)  # (k, M)
+        g = op(lambda x: monomials((x - c0b) / hb, deg))(cb)  # (*out, M)
+        return P, g.reshape(n_out, -1)
+
+    P, g = jax.vmap(poly)(X, c, c0, h)  # (B, k, M), (B, n_out, M)
+
+    A_t = jnp.moveaxis(A, 0, -1)
+    P_t = jnp.moveaxis(P, 0, -1)
+    f_t = jnp.moveaxis(f, 0, -1)  # (k, n_out, B)
+    g_t = jnp.transpose(g, (2, 1, 0))  # (M, n_out, B)
+    if solver == "dense" or not basis.definite:
+        w, _, q = _saddle.solve_dense(A_t, P_t, f_t, g_t)
+    elif solver == "implicit":
+        w, _, q = _saddle.solve_differentiable(A_t, P_t, f_t, g_t, basis.sign)
+    elif solver == "traced":
+        w, _, q = _saddle.solve_traced(A_t, P_t, f_t, g_t, basis.sign)
+    else:
+        raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
+    return jnp.moveaxis(w, -1, 0), q
+
+
+@functools.partial(jax.jit, static_argnames=("op", "chunk_size", "solver"))
+def _build(op, data, eval_points, adjl, basis, chunk_size, solver):
+    X = data[adjl]  # (N_eval, k, d)
+    n_eval = X.shape[0]
+    eps = basis.eps
+    if eps is not None:
+        eps = jnp.broadcast_to(jnp.asarray(eps, data.dtype), (n_eval,))
+    n_chunks = -(-n_eval // chunk_size)
+    if n_chunks <= 1:
+        return local_weights(op, X, eval_points, basis, eps, solver)
+    pad = n_chunks * chunk_size - n_eval
+
+    def padded(a):
+        # repeat the last row: padded stencils stay valid, so no NaN reaches the
+        # (discarded) padding in either derivative mode
+        a = jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)], axis=0)
+        return a.reshape((n_chunks, chunk_size) + a.shape[1:])
+
+    xs = (padded(X), padded(eval_points), None if eps is None else padded(eps))
+
+    def body(args):
+        Xc, cc, ec = args
+        return local_weights(op, Xc, cc, basis, ec, solver)
+
+    w, q = lax.map(body, xs)
+    w = w.reshape((n_chunks * chunk_size,) + w.shape[2:])[:n_eval]
+    q = q.reshape(-1)[:n_eval]
+    return w, q
+
+
+def check_inputs(
+    op: Operator,
+    data: Any,
+    eval_points: Any,
+    adjl: Any,
+    basis: RadialBasis,
+) -> None:
+    """Validate concrete inputs of :func:`build_weights`; raise ValueError naming the cause."""
+    if not isinstance(op, Operator):
+        raise ValueError(f"op: expected an operator description (e.g. ro.Laplacian()), got {op!r}")
+    if not isinstance(basis, RadialBasis):
+        raise ValueError(f"basis: expected a basis such as ro.PHS(3), got {basis!r}")
+    x = check_points(data, "data")
+    n, d = x.shape
+    y = check_points(eval_points, "eval_points", d)
+    op.validate(d)
+    m = num_monomials(d, basis.poly_deg)
+    check_stencils(adjl, n, len(y), min_k=max(m, 1))
+    if isinstance(basis, PHS) and op.order is not None and op.order >= basis.order:
+        raise ValueError(
+            f"basis: PHS order {basis.order} is not {op.order} times differentiable at r = 0; "
+            f"use PHS order > {op.order}"
+        )
+    if basis.eps is not None and not _is_tracer(basis.eps):
+        e = np.asarray(basis.eps)
+        if e.ndim == 1 and e.shape[0] != len(y):
+            raise ValueError(
+                f"eps: per-stencil shape parameters must have shape ({len(y)},), got {e.shape}"
+            )
+        if e.ndim > 1:
+            raise ValueError(f"eps: must be a scalar or shape ({len(y)},), got {e.shape}")
+        bad = np.flatnonzero(~(np.isfinite(e.ravel()) & (e.ravel() > 0)))
+        if bad.size:
+            raise ValueError(f"eps: shape parameter must be finite and > 0 at indices {_fmt(bad)}")
+
+
+def build_weights(
+    op: Operator,
+    data: jax.Array,
+    eval_points: jax.Array | None,
+    adjl: jax.Array,
+    basis: RadialBasis,
+    *,
+    chunk_size: int | None = None,
+    solver: str = "implicit",
+) -> jax.Array:
+    """RBF-FD weights of ``op`` for every stencil.
+
+    Args:
+      op: operator description (``ro.Laplacian()``, ``ro.Partial(1, 0)``, ...).
+      data: (N, d) node positions.
+      eval_points: (N_eval, d) evaluation points, or ``None`` for ``data``.
+      adjl: (N_eval, k) int stencil indices into ``data`` (``ro.find_neighbors``).
+      basis: kernel and polynomial degree; ``basis.eps`` scalar or shape (N_eval,).
+      chunk_size: stencils per batched solve (memory stays O(chunk_size k^2)).
+      solver: ``"implicit"`` (default: custom rules reusing the factorization),
+        ``"traced"`` (AD traces through the elimination; a reference for tests) or
+        ``"dense"`` (LU of the full system; used automatically when the kernel's
+        projected matrix is not guaranteed definite, e.g. PHS(5) with poly_deg < 2).
+
+    Returns:
+      (N_eval, k) weights, or (N_eval, k, n_out) for vector operators (Gradient:
+      n_out = d; Hessian: n_out = d*d, row-major). Differentiable w.r.t. ``data``,
+      ``eval_points`` and ``basis.eps`` in forward and reverse mode, under jit/vmap.
+    """
+    if eval_points is None:
+        eval_points = data
+    concrete = not _is_tracer(data, eval_points, adjl, basis)
+    if concrete:
+        check_inputs(op, data, eval_points, adjl, basis)
+        data = jnp.asarray(np.asarray(data, dtype=np.float64).reshape(len(data), -1))
+        eval_points = jnp.asarray(
+            np.asarray(eval_points, dtype=np.float64).reshape(len(eval_points), -1)
+        )
+    adjl = jnp.asarray(adjl, dtype=jnp.int32)
+    chunk = int(chunk_size or _default_chunk())
+    if chunk < 1:
+        raise ValueError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
+    w, q = _build(op, data, eval_points, adjl, basis, chunk, solver)
+    if concrete:
+        bad = np.flatnonzero(~(np.asarray(q) > DEGENERATE_TOL) | ~np.all(
+            np.isfinite(np.asarray(w)).reshape(len(q), -1), axis=1
+        ))
+        if bad.size:
+            raise ValueError(
+                f"adjl: degenerate stencils at evaluation points {_fmt(bad)}: their points are "
+                f"not unisolvent for poly_deg={basis.poly_deg} (e.g. collinear, or on a "
+                "conic) or contain coincident points; use a larger k, a lower poly_deg, or "
+                "fix the nodes"
+            )
+    if not op.out_shape(data.shape[1]):
+        w = w[..., 0]
+    return w
