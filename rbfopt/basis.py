@@ -58,7 +58,9 @@ def _is_concrete(x: Any) -> bool:
 
 def _check_poly_deg(poly_deg: Any) -> int:
     if isinstance(poly_deg, bool) or not isinstance(poly_deg, (int, np.integer)) or poly_deg < -1:
-        raise ValueError(f"poly_deg: must be an integer >= -1 (-1: no polynomial), got {poly_deg!r}")
+        raise ValueError(
+            f"poly_deg: must be an integer >= -1 (-1: no polynomial), got {poly_deg!r}"
+        )
     return int(poly_deg)
 
 
@@ -68,13 +70,17 @@ def _check_eps(eps: Any) -> Any:
     if _is_concrete(eps):
         arr = np.asarray(eps)
         if arr.ndim > 1:
-            raise ValueError(f"eps: must be a scalar or one value per stencil (1-D), got shape {arr.shape}")
+            raise ValueError(
+                f"eps: must be a scalar or one value per stencil (1-D), got shape {arr.shape}"
+            )
         if not np.issubdtype(arr.dtype, np.number):
             return eps
         bad = np.flatnonzero(~(np.isfinite(arr.ravel()) & (arr.ravel() > 0)))
         if bad.size:
             where = "" if arr.ndim == 0 else f" at indices {bad[:10].tolist()}"
-            raise ValueError(f"eps: shape parameter must be finite and > 0{where}, got {arr.ravel()[bad[:10]]}")
+            raise ValueError(
+                f"eps: shape parameter must be finite and > 0{where}, got {arr.ravel()[bad[:10]]}"
+            )
     return eps
 
 

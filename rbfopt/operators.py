@@ -113,7 +113,11 @@ class Partial(Operator):
     dim: int = 0
 
     def __post_init__(self):
-        if isinstance(self.order, bool) or not isinstance(self.order, (int, np.integer)) or self.order < 1:
+        if (
+            isinstance(self.order, bool)
+            or not isinstance(self.order, (int, np.integer))
+            or self.order < 1
+        ):
             raise ValueError(f"order: derivative order must be an integer >= 1, got {self.order!r}")
         if not isinstance(self.dim, (int, np.integer)) or self.dim < 0:
             raise ValueError(f"dim: must be a non-negative integer (0-based), got {self.dim!r}")
@@ -172,7 +176,9 @@ class Gradient(Operator):
 
     def __call__(self, f: Fn) -> Fn:
         def grad(x):
-            return jnp.stack([_dir_deriv(f, lambda y, i=i: _unit(y, i))(x) for i in range(x.shape[-1])])
+            return jnp.stack(
+                [_dir_deriv(f, lambda y, i=i: _unit(y, i))(x) for i in range(x.shape[-1])]
+            )
 
         return grad
 
@@ -192,7 +198,9 @@ class Hessian(Operator):
             rows = []
             for i in range(d):
                 gi = _dir_deriv(f, lambda y, i=i: _unit(y, i))
-                rows.append(jnp.stack([_dir_deriv(gi, lambda y, j=j: _unit(y, j))(x) for j in range(d)]))
+                rows.append(
+                    jnp.stack([_dir_deriv(gi, lambda y, j=j: _unit(y, j))(x) for j in range(d)])
+                )
             return jnp.stack(rows)
 
         return hess
@@ -237,7 +245,7 @@ class Custom(Operator):
             y = jax.eval_shape(f, x)
             if y.shape == ():
                 return self.fn(f)(x)
-            flat = lambda m: (lambda z: f(z).reshape(-1)[m])  # noqa: E731
+            flat = lambda m: lambda z: f(z).reshape(-1)[m]  # noqa: E731
             out = jax.vmap(lambda m: self.fn(flat(m))(x))(jnp.arange(int(np.prod(y.shape))))
             return out.reshape(y.shape)
 

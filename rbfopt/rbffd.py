@@ -167,7 +167,9 @@ def operator(
         if eval_points.ndim == 1:
             eval_points = eval_points[:, None]
     w = build_weights(op, data_arr, eval_points, adjl, basis, chunk_size=chunk_size)
-    return RBFOperator(w, jnp.asarray(adjl, jnp.int32), data_arr.shape[0], op.out_shape(data_arr.shape[1]))
+    return RBFOperator(
+        w, jnp.asarray(adjl, jnp.int32), data_arr.shape[0], op.out_shape(data_arr.shape[1])
+    )
 
 
 def laplacian(data, **kw) -> RBFOperator:

@@ -38,7 +38,9 @@ def check_points(points: object, name: str = "data", d: int | None = None) -> np
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2 or a.shape[1] not in (1, 2, 3):
-        raise ValueError(f"{name}: expected shape (N, d) with d in {{1, 2, 3}}, got {np.shape(points)}")
+        raise ValueError(
+            f"{name}: expected shape (N, d) with d in {{1, 2, 3}}, got {np.shape(points)}"
+        )
     if d is not None and a.shape[1] != d:
         raise ValueError(f"{name}: expected {d} coordinates per point, got shape {a.shape}")
     if not np.issubdtype(a.dtype, np.number):
@@ -117,7 +119,9 @@ def check_stencils(
             "polynomial degree; use a larger k or a lower poly_deg"
         )
     if a.shape[1] > n_data:
-        raise ValueError(f"k: stencil size {a.shape[1]} exceeds the number of data points N={n_data}")
+        raise ValueError(
+            f"k: stencil size {a.shape[1]} exceeds the number of data points N={n_data}"
+        )
     bad = np.flatnonzero(np.any((a < 0) | (a >= n_data), axis=1))
     if bad.size:
         raise ValueError(f"adjl: indices out of range 0..{n_data - 1} in rows {_fmt(bad)}")

@@ -26,14 +26,14 @@ def _tree_random_like(key: jax.Array, tree: Any) -> Any:
         jax.random.normal(k, jnp.shape(x), dtype=jnp.result_type(x))
         if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
         else jnp.zeros_like(x)
-        for k, x in zip(keys, leaves)
+        for k, x in zip(keys, leaves, strict=True)
     ]
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def _tree_vdot(a: Any, b: Any) -> jax.Array:
     la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
-    return sum((jnp.vdot(x, y).real for x, y in zip(la, lb)), jnp.asarray(0.0))
+    return sum((jnp.vdot(x, y).real for x, y in zip(la, lb, strict=True)), jnp.asarray(0.0))
 
 
 def _tree_axpy(alpha: float, x: Any, y: Any) -> Any:

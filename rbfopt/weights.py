@@ -233,9 +233,10 @@ def build_weights(
         raise ValueError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     w, q = _build(op, data, eval_points, adjl, basis, chunk, solver)
     if concrete:
-        bad = np.flatnonzero(~(np.asarray(q) > DEGENERATE_TOL) | ~np.all(
-            np.isfinite(np.asarray(w)).reshape(len(q), -1), axis=1
-        ))
+        bad = np.flatnonzero(
+            ~(np.asarray(q) > DEGENERATE_TOL)
+            | ~np.all(np.isfinite(np.asarray(w)).reshape(len(q), -1), axis=1)
+        )
         if bad.size:
             raise ValueError(
                 f"adjl: degenerate stencils at evaluation points {_fmt(bad)}: their points are "
