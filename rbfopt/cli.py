@@ -1,0 +1,471 @@
+"""The ``rbfopt`` command: ``list``, ``run``, ``export``, ``bench``.
+
+``rbfopt run [NAME|PATH] [--steps N] [--optimizer NAME] [--lr X] [--schedule S]
+[--out DIR] [--resume] [--seed S] [--opt key=value ...]`` runs a study (default:
+``poisson_nodes``) and writes into ``--out`` (default ``results/<name>/``):
+``history.csv``, ``summary.json``, ``convergence.png``, ``nodes.png``,
+``fields.png`` (2-D), ``initial.vtu``, ``optimized.vtu``, ``mesh.msh`` (2-D) and
+``checkpoint.pkl``. Problem options (``--opt key=value``) are typed by the defaults
+of the module's ``problem(**options)`` signature.
+
+A problem is a module with a ``problem(**options) -> rbfopt.Problem`` function: by
+name from the ``problems/`` folder next to the package (or ``$RBFOPT_PROBLEMS``), or
+by path to a ``.py`` file. Its module docstring's first line is the description
+shown by ``rbfopt list``; an optional module-level ``DEFAULTS`` dict sets the default
+``steps``, ``optimizer``, ``lr`` and ``schedule``.
+
+Errors (unknown problem, bad options, a resume from another problem's checkpoint,
+an unwritable output folder) print one line on stderr and exit with status 2; they
+are detected before anything is written.
+
+This is the only module that knows both ``rbfopt`` and ``problems/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib.util
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from typing import Any
+
+import numpy as np
+
+__all__ = ["main", "problem_dirs", "known_problems", "load_module", "DEFAULT_PROBLEM"]
+
+DEFAULT_PROBLEM = "poisson_nodes"
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+# --------------------------------------------------------------------------- problems
+def problem_dirs() -> list[str]:
+    """Folders searched for problems by name: $RBFOPT_PROBLEMS (os.pathsep list),
+    then ``problems/`` next to the package (a source checkout), then ./problems."""
+    dirs = [d for d in os.environ.get("RBFOPT_PROBLEMS", "").split(os.pathsep) if d]
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dirs += [os.path.join(here, "problems"), os.path.join(os.getcwd(), "problems")]
+    out: list[str] = []
+    for d in dirs:
+        d = os.path.abspath(d)
+        if os.path.isdir(d) and d not in out:
+            out.append(d)
+    return out
+
+
+def known_problems() -> dict[str, str]:
+    """Problem name -> file path, over :func:`problem_dirs` (first one wins)."""
+    found: dict[str, str] = {}
+    for d in problem_dirs():
+        for f in sorted(glob.glob(os.path.join(d, "*.py"))):
+            name = os.path.splitext(os.path.basename(f))[0]
+            if not name.startswith("_"):
+                found.setdefault(name, f)
+    return found
+
+
+def load_module(spec: str) -> tuple[types.ModuleType, str]:
+    """Import a problem module by name or by path. Returns (module, source path)."""
+    if spec.endswith(".py") or os.sep in spec or "/" in spec:
+        path = os.path.abspath(spec)
+        if not os.path.isfile(path):
+            raise CLIError(f"problem file not found: {spec}")
+    else:
+        known = known_problems()
+        if spec not in known:
+            names = ", ".join(known) or "(none found)"
+            raise CLIError(f"unknown problem {spec!r}; known problems: {names}")
+        path = known[spec]
+    name = "rbfopt_problem_" + os.path.splitext(os.path.basename(path))[0]
+    mspec = importlib.util.spec_from_file_location(name, path)
+    if mspec is None or mspec.loader is None:
+        raise CLIError(f"cannot import problem file {path}")
+    mod = importlib.util.module_from_spec(mspec)
+    try:
+        mspec.loader.exec_module(mod)
+    except Exception as e:
+        raise CLIError(f"problem file {path} failed to import: {type(e).__name__}: {e}") from e
+    if not callable(getattr(mod, "problem", None)):
+        raise CLIError(f"problem file {path} defines no problem(**options) function")
+    return mod, path
+
+
+def _describe(path: str) -> str:
+    import ast
+
+    try:
+        with open(path) as f:
+            doc = ast.get_docstring(ast.parse(f.read()))
+    except (OSError, SyntaxError):
+        return "(unreadable)"
+    return doc.strip().splitlines()[0] if doc else "(no description)"
+
+
+def _parse_value(key: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            low = raw.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            v = float(raw)
+            return v
+        if default is None:
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError:
+                return raw
+        return type(default)(raw)
+    except ValueError:
+        kind = type(default).__name__ if default is not None else "value"
+        raise CLIError(f"bad value for option {key}: {raw!r} is not a valid {kind}") from None
+
+
+def problem_options(mod: types.ModuleType, pairs: list[str], seed: int | None) -> dict[str, Any]:
+    """Typed problem options from ``key=value`` strings against ``mod.problem``'s signature."""
+    sig = inspect.signature(mod.problem)
+    params = {
+        p.name: p.default
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    opts: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise CLIError(f"bad option {pair!r}: expected key=value")
+        key, raw = pair.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key not in params:
+            pname = mod.__name__.removeprefix("rbfopt_problem_")
+            known = ", ".join(k for k in params if k != "seed") or "(none)"
+            raise CLIError(f"unknown option {key!r} for problem {pname}; known: {known}")
+        default = params[key]
+        opts[key] = _parse_value(key, raw, None if default is inspect.Parameter.empty else default)
+    if seed is not None and "seed" in params:
+        opts["seed"] = seed
+    missing = [k for k, v in params.items() if v is inspect.Parameter.empty and k not in opts]
+    if missing:
+        raise CLIError(f"missing required problem option(s): {', '.join(missing)}")
+    full = {k: v for k, v in params.items() if v is not inspect.Parameter.empty}
+    full.update(opts)
+    return full
+
+
+def build_problem(mod: types.ModuleType, opts: dict[str, Any]):
+    from . import optimize
+
+    try:
+        prob = mod.problem(**opts)
+    except (ValueError, TypeError) as e:
+        raise CLIError(f"bad problem options: {e}") from e
+    if not isinstance(prob, optimize.Problem):
+        raise CLIError(f"problem() returned {type(prob).__name__}, not rbfopt.Problem")
+    if not prob.options:
+        prob.options = dict(opts)
+    return prob
+
+
+# --------------------------------------------------------------------------- commands
+def _check_writable(out: str) -> None:
+    """Create ``out`` (and parents) and prove a file can be written there."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".probe-", dir=out)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise CLIError(f"output folder {out} is not writable: {e.strerror or e}") from None
+
+
+def _stage(out: str) -> str:
+    return tempfile.mkdtemp(prefix=".stage-", dir=out)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    known = known_problems()
+    if not known:
+        print("no problems found in " + ", ".join(problem_dirs() or ["(no problems/ folder)"]))
+        return 0
+    width = max(len(n) for n in known)
+    for name, path in known.items():
+        mark = " (default)" if name == DEFAULT_PROBLEM else ""
+        print(f"{name:<{width}}  {_describe(path)}{mark}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import export, optimize, plotting
+
+    spec = args.problem or DEFAULT_PROBLEM
+    mod, source = load_module(spec)
+    name = os.path.splitext(os.path.basename(source))[0]
+    defaults = dict(getattr(mod, "DEFAULTS", {}))
+    steps = args.steps if args.steps is not None else int(defaults.get("steps", 100))
+    opt_name = args.optimizer or defaults.get("optimizer", "adam")
+    lr = args.lr if args.lr is not None else defaults.get("lr")
+    schedule = args.schedule or defaults.get("schedule", "constant")
+    if steps < 0:
+        raise CLIError(f"--steps must be >= 0, got {steps}")
+    try:
+        optimizer = optimize.make_optimizer(opt_name, lr, schedule, steps)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    opts = problem_options(mod, args.opt or [], args.seed)
+    prob = build_problem(mod, opts)
+    out = args.out or os.path.join("results", name)
+    ckpt = os.path.join(out, optimize.CHECKPOINT_NAME)
+    if args.resume:
+        try:
+            ck = optimize.load_checkpoint(ckpt)
+        except (FileNotFoundError, ValueError) as e:
+            raise CLIError(f"cannot resume: {e}") from None
+        want = optimize._jsonable(prob.options)
+        if ck["problem"] != prob.name or ck["options"] != want:
+            raise CLIError(
+                f"cannot resume: {ckpt} is a checkpoint of problem {ck['problem']!r} "
+                f"(options {ck['options']}), not of {prob.name!r} (options {want})"
+            )
+        if ck.get("optimizer") != opt_name:
+            raise CLIError(
+                f"cannot resume: {ckpt} was written by optimizer {ck.get('optimizer')!r}, "
+                f"not {opt_name!r}"
+            )
+    _check_writable(out)
+
+    t0 = time.perf_counter()
+    try:
+        res = optimize.run(
+            prob,
+            optimizer,
+            steps,
+            out_dir=out,
+            resume=args.resume,
+            seed=args.seed or 0,
+            progress=not args.quiet,
+            optimizer_name=opt_name,
+            restencil_every=args.restencil_every,
+            checkpoint_every=args.checkpoint_every,
+            meta={"source": source, "lr": lr, "schedule": schedule},
+        )
+    except (ValueError, TypeError, FloatingPointError) as e:
+        raise CLIError(f"{name}: {e}") from e
+    runtime = time.perf_counter() - t0
+
+    p0 = prob.init()
+    stage = _stage(out)
+    try:
+        files = _write_outputs(prob, p0, res, stage, export, plotting)
+        first, last = res.history[0], res.history[-1]
+        summary = {
+            "problem": prob.name,
+            "source": source,
+            "options": prob.options,
+            "optimizer": opt_name,
+            "lr": lr,
+            "schedule": schedule,
+            "steps": res.steps_done,
+            "seed": args.seed or 0,
+            "initial": {k: v for k, v in first.items() if k not in ("step", "step_time")},
+            "final": {k: v for k, v in last.items() if k not in ("step", "step_time")},
+            "best_loss": res.best_loss,
+            "stopped": res.stopped,
+            "runtime_s": runtime,
+            "optimizer_time_s": res.elapsed,
+            "files": sorted(files + ["summary.json", "history.csv", optimize.CHECKPOINT_NAME]),
+        }
+        if prob.report is not None:
+            summary["report"] = dict(prob.report(res.params))
+        optimize.write_history_csv(res.history, os.path.join(stage, "history.csv"))
+        optimize.write_summary(os.path.join(stage, "summary.json"), summary)
+        # all outputs exist: move them into place (renames within one folder)
+        for f in os.listdir(stage):
+            os.replace(os.path.join(stage, f), os.path.join(out, f))
+    finally:
+        _rmtree(stage)
+    print(_one_line_summary(summary, out))
+    if res.stopped:
+        print(f"warning: {res.stopped}", file=sys.stderr)
+    return 0
+
+
+def _rmtree(d: str) -> None:
+    import shutil
+
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _one_line_summary(s: dict[str, Any], out: str) -> str:
+    ini, fin = s["initial"], s["final"]
+    parts = [
+        f"{s['problem']}: {s['steps']} steps in {s['runtime_s']:.1f} s",
+        f"loss {ini['loss']:.4g} -> {fin['loss']:.4g}",
+    ]
+    for k in fin:
+        if k not in ("loss", "grad_norm", "lr_scale"):
+            parts.append(f"{k} {ini.get(k, float('nan')):.4g} -> {fin[k]:.4g}")
+    return "; ".join(parts) + f"; outputs in {out}"
+
+
+def _write_outputs(prob, p0, res, stage, export, plotting) -> list[str]:
+    files = []
+    plotting.plot_convergence(res.history, os.path.join(stage, "convergence.png"), prob.name)
+    files.append("convergence.png")
+    if prob.to_mesh is None:
+        return files
+    m0, m1 = prob.to_mesh(p0), prob.to_mesh(res.params)
+    export.write(m0, os.path.join(stage, "initial.vtu"))
+    export.write(m1, os.path.join(stage, "optimized.vtu"))
+    files += ["initial.vtu", "optimized.vtu"]
+    dim = int(np.count_nonzero(np.ptp(m1.points, axis=0) > 0)) if len(m1.points) > 1 else 0
+    bd = m1.point_data.get("boundary")
+    plotting.plot_nodes(
+        m0.points[:, : max(dim, 1)],
+        m1.points[:, : max(dim, 1)],
+        os.path.join(stage, "nodes.png"),
+        boundary=bd,
+        title=prob.name,
+    )
+    files.append("nodes.png")
+    if dim == 2:
+        xy = m1.points[:, :2]
+        tri = export.triangulate(xy, prob.inside, point_data=dict(m1.point_data))
+        export.write(tri, os.path.join(stage, "mesh.msh"))
+        files.append("mesh.msh")
+        fields = {
+            k: v
+            for k, v in m1.point_data.items()
+            if k not in ("boundary", "spacing") and np.ndim(v) == 1
+        }
+        if fields:
+            plotting.plot_fields(
+                xy,
+                fields,
+                os.path.join(stage, "fields.png"),
+                prob.inside,
+                title=f"{prob.name}: optimized",
+            )
+            files.append("fields.png")
+    return files
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export, optimize
+
+    try:
+        ck = optimize.load_checkpoint(args.checkpoint)
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError(str(e)) from None
+    source = ck.get("meta", {}).get("source")
+    spec = source if source and os.path.isfile(source) else ck["problem"]
+    mod, _ = load_module(spec)
+    prob = build_problem(mod, dict(ck["options"]))
+    if prob.to_mesh is None:
+        raise CLIError(f"problem {prob.name!r} has no to_mesh: nothing to export")
+    import jax
+    import jax.numpy as jnp
+
+    params = jax.tree_util.tree_map(jnp.asarray, ck["state"]["best_params"])
+    mesh = prob.to_mesh(params)
+    ckdir = (
+        os.path.dirname(os.path.abspath(args.checkpoint))
+        if os.path.isfile(args.checkpoint)
+        else os.path.abspath(args.checkpoint)
+    )
+    out = args.out or os.path.join(ckdir, "optimized" + export.FORMATS[args.format])
+    folder = os.path.dirname(os.path.abspath(out))
+    _check_writable(folder)
+    if args.format != "vtu":
+        if np.ptp(mesh.points[:, 2]) > 0 or np.ptp(mesh.points[:, 1]) == 0:
+            raise CLIError(f"{args.format}: triangulated export needs a 2-D node set")
+        mesh = export.triangulate(mesh.points[:, :2], prob.inside, point_data=dict(mesh.point_data))
+    try:
+        export.write(mesh, out, args.format)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    print(f"wrote {out} ({len(mesh.points)} points, {sum(len(c.data) for c in mesh.cells)} cells)")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    scripts = sorted(glob.glob(os.path.join(here, "scripts", "bench_*.py")))
+    names = {os.path.basename(s)[len("bench_") : -3]: s for s in scripts}
+    if not args.name:
+        if not names:
+            print("no benchmark scripts (scripts/bench_*.py)")
+        for n, s in names.items():
+            print(f"{n:<20}  {_describe(s)}")
+        return 0
+    if args.name not in names:
+        raise CLIError(f"unknown benchmark {args.name!r}; known: {', '.join(names) or '(none)'}")
+    return subprocess.call([sys.executable, names[args.name], *args.rest])
+
+
+# --------------------------------------------------------------------------- entry point
+def _parser() -> argparse.ArgumentParser:
+    from .optimize import OPTIMIZERS, SCHEDULES
+
+    p = argparse.ArgumentParser(prog="rbfopt", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the problems with one-line descriptions")
+    r = sub.add_parser("run", help="run a study (default: poisson_nodes)")
+    r.add_argument("problem", nargs="?", help="problem name or path to a .py file")
+    r.add_argument("--steps", type=int, help="optimizer steps (default: the problem's)")
+    r.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
+    r.add_argument("--lr", type=float, help="learning rate (peak value of the schedule)")
+    r.add_argument("--schedule", help=f"learning-rate schedule: {', '.join(SCHEDULES)}")
+    r.add_argument("--out", help="output folder (default results/<name>/)")
+    r.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pkl")
+    r.add_argument("--seed", type=int, help="random seed (problem and driver)")
+    r.add_argument(
+        "--opt",
+        "-O",
+        action="append",
+        metavar="KEY=VALUE",
+        help="problem option (repeatable), typed by problem()'s defaults",
+    )
+    r.add_argument("--restencil-every", type=int, default=10, help="steps between restencils")
+    r.add_argument("--checkpoint-every", type=int, default=10, help="steps between checkpoints")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    e = sub.add_parser("export", help="export a checkpoint's node set / mesh")
+    e.add_argument("checkpoint", help="checkpoint.pkl or the run's output folder")
+    e.add_argument("--format", choices=["vtu", "msh", "xdmf"], default="vtu")
+    e.add_argument("--out", help="output file (default next to the checkpoint)")
+    b = sub.add_parser("bench", help="list or run scripts/bench_*.py")
+    b.add_argument("name", nargs="?")
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rbfopt`` console script. Returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler = {"list": cmd_list, "run": cmd_run, "export": cmd_export, "bench": cmd_bench}
+    try:
+        return handler[args.command](args)
+    except CLIError as e:
+        lines = str(e).strip().splitlines() or ["(no message)"]
+        print(f"rbfopt: error: {lines[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rbfopt: interrupted (the last checkpoint is kept)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

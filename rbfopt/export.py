@@ -1,0 +1,155 @@
+"""Export node sets and triangulated meshes with meshio.
+
+* :func:`node_cloud`: the node set as a meshio mesh of ``vertex`` cells with point
+  data (fields, boundary flags, local spacing) — written as VTU for ParaView.
+* :func:`triangulate`: a Delaunay triangulation of 2-D nodes (scipy); triangles whose
+  centroid lies outside a non-convex domain (``inside`` test) and slivers are
+  dropped — written as Gmsh ``.msh`` or ``.xdmf`` (+ HDF5, needs h5py) for FEM
+  solvers.
+* :func:`write`: one entry point by format, atomic (temp file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+
+import meshio
+import numpy as np
+from scipy.spatial import Delaunay, cKDTree
+
+__all__ = ["node_cloud", "local_spacing", "triangulate", "write", "FORMATS"]
+
+#: Export formats and their file suffixes.
+FORMATS = {"vtu": ".vtu", "msh": ".msh", "xdmf": ".xdmf"}
+
+
+def _points3(points: np.ndarray) -> np.ndarray:
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim == 1:
+        p = p[:, None]
+    if p.ndim != 2 or p.shape[1] not in (1, 2, 3) or len(p) == 0:
+        raise ValueError(f"points: expected shape (N, d), N >= 1, d in 1..3, got {p.shape}")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("points: non-finite coordinates")
+    # VTK and XDMF readers expect 3 coordinates per point
+    return np.hstack([p, np.zeros((len(p), 3 - p.shape[1]))])
+
+
+def local_spacing(points: np.ndarray) -> np.ndarray:
+    """Distance from each node to its nearest other node (inf for a single node)."""
+    p = np.asarray(points, dtype=np.float64)
+    if len(p) < 2:
+        return np.full(len(p), np.inf)
+    d, _ = cKDTree(p).query(p, k=2)
+    return d[:, 1]
+
+
+def node_cloud(
+    points: np.ndarray,
+    point_data: Mapping[str, np.ndarray] | None = None,
+    boundary: np.ndarray | None = None,
+) -> meshio.Mesh:
+    """The node set as vertex cells with point data.
+
+    Adds ``spacing`` (nearest-neighbour distance) and, if given, ``boundary`` (1 on
+    boundary nodes, 0 inside) to ``point_data``.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    n = len(_points3(pts))
+    data = {k: np.asarray(v, dtype=np.float64) for k, v in (point_data or {}).items()}
+    for k, v in data.items():
+        if v.shape[:1] != (n,):
+            raise ValueError(f"point_data[{k!r}]: expected {n} values, got shape {v.shape}")
+    data["spacing"] = local_spacing(pts.reshape(n, -1))
+    if boundary is not None:
+        b = np.asarray(boundary).astype(np.int32)
+        if b.shape != (n,):
+            raise ValueError(f"boundary: expected shape ({n},), got {b.shape}")
+        data["boundary"] = b
+    return meshio.Mesh(
+        _points3(pts), [("vertex", np.arange(n, dtype=np.int64)[:, None])], point_data=data
+    )
+
+
+def triangulate(
+    points: np.ndarray,
+    inside: Callable[[np.ndarray], np.ndarray] | None = None,
+    point_data: Mapping[str, np.ndarray] | None = None,
+    min_quality: float = 1e-3,
+) -> meshio.Mesh:
+    """Delaunay triangulation of 2-D nodes as a meshio triangle mesh.
+
+    Triangles whose centroid fails ``inside`` (a non-convex domain: Delaunay fills
+    the convex hull) are removed, as are near-degenerate ones (area / longest edge²
+    below ``min_quality`` — collinear boundary nodes make such slivers). Unused
+    nodes are kept so point indices match the node set.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"points: triangulation needs 2-D points (N, 2), got {p.shape}")
+    if len(p) < 3:
+        raise ValueError(f"points: need at least 3 nodes to triangulate, got {len(p)}")
+    tri = Delaunay(p).simplices.astype(np.int64)
+    a, b, c = p[tri[:, 0]], p[tri[:, 1]], p[tri[:, 2]]
+    area = 0.5 * np.abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
+    longest = np.max(
+        np.stack([np.sum((b - a) ** 2, 1), np.sum((c - b) ** 2, 1), np.sum((a - c) ** 2, 1)]), 0
+    )
+    keep = area / np.maximum(longest, 1e-300) > min_quality
+    if inside is not None:
+        keep &= np.asarray(inside((a + b + c) / 3.0), dtype=bool)
+    tri = tri[keep]
+    if len(tri) == 0:
+        raise ValueError("triangulate: no triangle left inside the domain")
+    data = {k: np.asarray(v, dtype=np.float64) for k, v in (point_data or {}).items()}
+    return meshio.Mesh(_points3(p), [("triangle", tri)], point_data=data)
+
+
+def write(mesh: meshio.Mesh, path: str, fmt: str | None = None) -> str:
+    """Write ``mesh`` to ``path`` in ``fmt`` (vtu, msh, xdmf; default from the suffix).
+
+    The file appears atomically (written under a temporary name in the same folder,
+    then renamed); XDMF's HDF5 companion is moved first, then the ``.xdmf``.
+    Returns the path written.
+    """
+    if fmt is None:
+        fmt = os.path.splitext(path)[1].lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"format: unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    tmpdir = tempfile.mkdtemp(prefix=".export-", dir=folder)
+    try:
+        base = os.path.basename(path)
+        tmp = os.path.join(tmpdir, base)
+        if fmt == "vtu":
+            meshio.write(tmp, mesh, file_format="vtu", binary=True)
+        elif fmt == "msh":
+            # Gmsh 2.2 is read by every FEM code that reads Gmsh. Binary, because
+            # meshio 5.3 cannot read back the ASCII NodeData it writes. Vertex cells
+            # mean nothing to a FEM solver, so only the 2-D cells go in.
+            m = _cells_only(mesh, ("triangle", "tetra", "line"))
+            meshio.write(tmp, m, file_format="gmsh22", binary=True)
+        else:
+            # meshio's XDMF writer stores heavy data in a sibling .h5 (h5py)
+            meshio.write(tmp, mesh, file_format="xdmf")
+        for name in sorted(os.listdir(tmpdir), key=lambda n: n == base):
+            os.replace(os.path.join(tmpdir, name), os.path.join(folder, name))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return path
+
+
+def _cells_only(mesh: meshio.Mesh, types: tuple[str, ...]) -> meshio.Mesh:
+    cells = [(c.type, c.data) for c in mesh.cells if c.type in types]
+    if not cells:
+        raise ValueError(f"msh: the mesh has no {'/'.join(types)} cells (triangulate first)")
+    pd = {k: np.asarray(v, dtype=np.float64) for k, v in mesh.point_data.items()}
+    # gmsh22 needs gmsh:physical / geometrical tags per cell block
+    cd = {
+        "gmsh:physical": [np.ones(len(c[1]), dtype=np.int32) for c in cells],
+        "gmsh:geometrical": [np.ones(len(c[1]), dtype=np.int32) for c in cells],
+    }
+    return meshio.Mesh(mesh.points, cells, point_data=pd, cell_data=cd)
