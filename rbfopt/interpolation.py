@@ -52,7 +52,7 @@ from scipy.spatial import cKDTree
 
 from .basis import PHS, RadialBasis
 from .operators import Custom, Identity, Operator
-from .polynomials import monomials, num_monomials
+from .polynomials import exponents, monomials, num_monomials
 from .stencils import _fmt, check_points
 
 __all__ = [
@@ -116,7 +116,10 @@ def check_poly_rank(points: np.ndarray, poly_deg: int, name: str = "points") -> 
     shift, scale = _poly_frame_np(x)
 
     def ratio(deg: int) -> float:
-        P = np.asarray(monomials(jnp.asarray((x - shift) / scale), deg))
+        # numpy, not jnp: this check also runs on concrete points inside a jit trace
+        z = (x - shift) / scale
+        e = exponents(d, deg)
+        P = np.prod(z[:, None, :] ** e[None, :, :], axis=-1)
         s = np.linalg.svd(P, compute_uv=False)
         return float(s[-1] / s[0]) if s[0] > 0 else 0.0
 
