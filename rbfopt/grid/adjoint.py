@@ -6,8 +6,10 @@ the queries once (interval indices, offsets, masks: O(m)) and then apply
 
     f̄ = Wᵀ ȳ = (C_1 ⊗ … ⊗ C_d)ᵀ S(ȳ)
 
-without forming ``W``: ``S`` scatter-adds ``ȳ_q Π_a φ^{(d_a)}_{k_a}(t_a(q))`` into
-the coefficient rows ``j(q)`` (O(m)), and ``C_aᵀ`` is, per axis, the transposed
+without forming ``W``: ``S`` accumulates ``ȳ_q Π_a φ^{(d_a)}_{k_a}(t_a(q))`` into
+the coefficient rows ``j(q)`` by scatter-add (O(m); ȳ is read in order and the
+table is small, so this beats regrouping the queries by cell, which turns the
+reads into random gathers), and ``C_aᵀ`` is, per axis, the transposed
 Hermite-to-power map, the transposed tridiagonal (or cyclic, Sherman–Morrison) solve
 ``A⁻ᵀ`` on the same grid-only bands, and the transposed right-hand-side operator
 ``Bᵀ`` (O(n)).  Queries masked by ``FillExtrap``/``NoExtrap`` contribute nothing; for
@@ -24,7 +26,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .axis import is_uniform, prepare_axis
+from .axis import prepare_axis
 from .bc import CubicFit
 from .extrap import NoExtrap
 from .interpolant import _as_grids, _build, _split_queries
@@ -47,26 +49,24 @@ class GridAdjoint:
     checks); ``adj.shape == (n_1⋯n_d, m)``.
     """
 
-    def __init__(self, kind, grids, bcs, extraps, qs, uniform, query_shape):
+    def __init__(self, kind, grids, bcs, extraps, qs, query_shape):
         self.kind = kind
         self.grids = tuple(grids)
         self.bcs = tuple(bcs)
         self.extraps = tuple(extraps)
         self.qs = tuple(qs)
-        self.uniform = tuple(uniform)
         self.query_shape = tuple(query_shape)
 
     def tree_flatten(self):
         return (self.grids, self.bcs, self.extraps, self.qs), (
             self.kind,
-            self.uniform,
             self.query_shape,
         )
 
     @classmethod
     def tree_unflatten(cls, aux, children):
         grids, bcs, extraps, qs = children
-        return cls(aux[0], grids, bcs, extraps, qs, aux[1], aux[2])
+        return cls(aux[0], grids, bcs, extraps, qs, aux[1])
 
     @property
     def ndim(self) -> int:
@@ -107,10 +107,10 @@ def _apply(adj: GridAdjoint, ybar, deriv):
     out = outside_mask(adj.qs)
     if out is not None:
         ybar = jnp.where(out[:, None], 0, ybar)
-    w = combine_weights(adj.qs, adj.kind, deriv).astype(jnp.result_type(*adj.grids))
     k = degree(adj.kind) + 1
     n_int = tuple(q_knots.shape[0] - 1 for q_knots in _knots(adj))
     table_shape = n_int + (k,) * adj.ndim + (ybar.shape[1],)
+    w = combine_weights(adj.qs, adj.kind, deriv)
     cbar = scatter(table_shape, adj.qs, w, ybar)
     return transpose_coefs(
         adj.kind, adj.grids, adj.bcs, cbar, adj.grid_shape + (ybar.shape[1],), dtype
@@ -122,10 +122,12 @@ def _knots(adj: GridAdjoint):
 
 
 def _make(kind: str, x, xq, bc, extrap) -> GridAdjoint:
-    grids = _as_grids(x)
+    grids, concrete = _as_grids(x)
     d = len(grids)
-    # Reuse the interpolant's argument checks (grid, BC, point counts) on dummy data.
-    proto = _build(kind, grids, jnp.zeros(tuple(g.shape[0] for g in grids)), bc, extrap)
+    # Reuse the interpolant's argument checks (grid, BC, point counts) and its choice
+    # of interval search on dummy data.
+    given = tuple(g if c is None else c for g, c in zip(grids, concrete, strict=True))
+    proto = _build(kind, given, jnp.zeros(tuple(g.shape[0] for g in grids)), bc, extrap)
     flat, qshape = _split_queries(xq, d)
     knots = proto.knots()
     names = ["xq"] if d == 1 else [f"xq[{a}]" for a in range(d)]
@@ -139,25 +141,16 @@ def _make(kind: str, x, xq, bc, extrap) -> GridAdjoint:
                 names[a],
                 isinstance(proto.extraps[a], NoExtrap),
             )
-    uniform = tuple(bool(is_concrete(k) and is_uniform(k)) for k in knots)
-    qs = tuple(
-        _prepare(k, q.astype(dtype), e, u)
-        for k, q, e, u in zip(knots, flat, proto.extraps, uniform, strict=True)
+    qs = _prepare(knots, tuple(q.astype(dtype) for q in flat), proto.extraps, proto.searches)
+    return GridAdjoint(kind, grids, proto.bcs, proto.extraps, qs, qshape)
+
+
+@jax.jit
+def _prepare(knots, flat, extraps, searches):
+    """Locate the queries once (the query-baked part of the adjoint)."""
+    return tuple(
+        prepare_axis(k, q, e, s) for k, q, e, s in zip(knots, flat, extraps, searches, strict=True)
     )
-    return GridAdjoint(kind, grids, proto.bcs, proto.extraps, qs, uniform, qshape)
-
-
-@partial(jax.jit, static_argnames=("extrap", "uniform"))
-def _prepare_jit(knots, xq, extrap, uniform):
-    return prepare_axis(knots, xq, extrap, uniform)
-
-
-def _prepare(knots, xq, extrap, uniform):
-    try:
-        hash(extrap)
-    except TypeError:  # FillExtrap with an array value: not static, run eagerly
-        return prepare_axis(knots, xq, extrap, uniform)
-    return _prepare_jit(knots, xq, extrap, uniform)
 
 
 def linear_adjoint(x: Any, xq: Any, extrap: Any = _NO_EXTRAP) -> GridAdjoint:

@@ -9,26 +9,59 @@ The same weights serve the forward map (gather ``c_j`` and contract) and the adj
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .extrap import ClampExtrap, FillExtrap, NoExtrap, WrapExtrap
 
-__all__ = ["AxisQueries", "prepare_axis", "basis_weights", "is_uniform"]
+__all__ = ["AxisQueries", "Search", "make_search", "prepare_axis", "basis_weights"]
 
 
-def is_uniform(x) -> bool:
-    """Whether a concrete grid is uniform to rounding (enables arithmetic search)."""
-    import numpy as np
+@jax.tree_util.register_pytree_node_class
+class Search:
+    """How queries find their interval on one axis (grid-only, data-free).
 
-    xv = np.asarray(x, dtype=np.float64)
-    if xv.shape[0] < 3:
-        return True
+    * ``"uniform"``: ``j = ⌊(x - x_0)/h⌋`` — no search.
+    * ``"bucket"``: the domain is cut into N equal buckets; bucket ``b`` stores the
+      first and last interval it can touch (``lo[b]``, ``hi[b]``, one interval of
+      margin for rounding), and a fixed number ``steps = ⌈log₂ max(hi - lo + 1)⌉`` of
+      bisection steps finishes the search: O(1) per query for any grid that is not
+      extremely graded, and exact for every grid.
+    * ``"bisect"``: :func:`jax.numpy.searchsorted` (grids only known under tracing).
+    """
+
+    def __init__(self, kind: str, lo=None, hi=None, steps: int = 0):
+        self.kind, self.lo, self.hi, self.steps = kind, lo, hi, steps
+
+    def tree_flatten(self):
+        return (self.lo, self.hi), (self.kind, self.steps)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(aux[0], children[0], children[1], aux[1])
+
+
+def make_search(knots) -> Search:
+    """Pick the search for a knot vector (concrete → uniform or bucket, else bisect)."""
+    if isinstance(knots, jax.core.Tracer):
+        return Search("bisect")
+    xv = np.asarray(knots, dtype=np.float64)
+    n_int = xv.shape[0] - 1
     d = np.diff(xv)
-    eps = np.finfo(np.asarray(x).dtype).eps
-    return bool(np.max(np.abs(d - d.mean())) <= 64 * eps * np.max(np.abs(xv)))
+    eps = np.finfo(np.asarray(knots).dtype).eps
+    if n_int < 2 or np.max(np.abs(d - d.mean())) <= 64 * eps * np.max(np.abs(xv)):
+        return Search("uniform")
+    edges = xv[0] + (xv[-1] - xv[0]) * np.arange(n_int + 1) / n_int
+    first = np.searchsorted(xv, edges[:-1], side="right") - 2  # one interval of margin
+    last = np.searchsorted(xv, edges[1:], side="right")
+    lo = np.clip(first, 0, n_int - 1).astype(np.int32)
+    hi = np.clip(last, 0, n_int - 1).astype(np.int32)
+    steps = int(np.ceil(np.log2(np.max(hi - lo) + 1)))
+    return Search("bucket", jnp.asarray(lo), jnp.asarray(hi), steps)
 
 
 class AxisQueries(NamedTuple):
@@ -45,21 +78,32 @@ class AxisQueries(NamedTuple):
     clamped: jax.Array | None
 
 
-def _locate(knots, xq, uniform: bool):
+def _locate(knots, xq, search: Search):
     """Interval ``j ∈ [0, N-1]`` with ``x_j ≤ xq < x_{j+1}`` (end pieces extended) and
-    ``t = xq - x_j``.  Uniform grids: ``j = ⌊(xq - x_0)/h⌋`` (no search)."""
+    ``t = xq - x_j``."""
     n_int = knots.shape[0] - 1
-    if uniform:
+    if search.kind == "uniform":
         h = (knots[-1] - knots[0]) / n_int
-        j = jnp.floor((xq - knots[0]) / h)
-        j = jnp.clip(j, 0, n_int - 1).astype(jnp.int32)
+        j = jnp.clip(jnp.floor((xq - knots[0]) / h), 0, n_int - 1).astype(jnp.int32)
         return j, xq - (knots[0] + j.astype(xq.dtype) * h)
-    j = jnp.searchsorted(knots, xq, side="right", method="compare_all" if n_int < 64 else "scan")
-    j = jnp.clip(j - 1, 0, n_int - 1).astype(jnp.int32)
-    return j, xq - knots[j]
+    if search.kind == "bucket":
+        hb = (knots[-1] - knots[0]) / n_int
+        b = jnp.clip(jnp.floor((xq - knots[0]) / hb), 0, n_int - 1).astype(jnp.int32)
+        lo, hi = search.lo[b], search.hi[b]
+        for _ in range(search.steps):
+            # invariant: x_lo ≤ xq (or lo = 0) and xq < x_{hi+1} (or hi = N-1)
+            mid = (lo + hi + 1) // 2
+            right = knots.at[mid].get(mode="promise_in_bounds") <= xq
+            lo = jnp.where(right, mid, lo)
+            hi = jnp.where(right, hi, mid - 1)
+        j = lo
+    else:
+        j = jnp.searchsorted(knots, xq, side="right", method="scan_unrolled")
+        j = jnp.clip(j - 1, 0, n_int - 1).astype(jnp.int32)
+    return j, xq - knots.at[j].get(mode="promise_in_bounds")
 
 
-def prepare_axis(knots, xq, extrap, uniform: bool) -> AxisQueries:
+def prepare_axis(knots, xq, extrap, search: Search) -> AxisQueries:
     """Map ``xq`` by the axis' extrapolation rule and locate it on ``knots``."""
     lo, hi = knots[0], knots[-1]
     outside = clamped = None
@@ -70,24 +114,30 @@ def prepare_axis(knots, xq, extrap, uniform: bool) -> AxisQueries:
         xq = lo + jnp.mod(xq - lo, hi - lo)
     elif isinstance(extrap, (FillExtrap, NoExtrap)):
         outside = (xq < lo) | (xq > hi)
-    j, t = _locate(knots, xq, uniform)
+    j, t = _locate(knots, xq, search)
     return AxisQueries(j, t, outside, clamped)
 
 
-def basis_weights(q: AxisQueries, degree: int, deriv: int):
-    """Weights ``φ_k^{(deriv)}(t)``, shape (m, degree+1); zero where clamped and
-    ``deriv > 0``."""
+def basis_weights(q: AxisQueries, degree: int, deriv: int) -> list:
+    """Weights ``φ_k^{(deriv)}(t)`` for ``k = 0..degree``: a list of (m,) arrays, with
+    ``None`` for weights that vanish identically (``k < deriv``).  Zero where the query
+    was clamped and ``deriv > 0``.
+
+    A list of columns rather than an (m, k) array: XLA on CPU vectorizes elementwise
+    work on long 1-D arrays far better than short trailing axes.
+    """
     t = q.t
-    cols = []
+    powers = [None, t]  # t^0 handled as the constant below
+    for _ in range(2, degree + 1):
+        powers.append(powers[-1] * t)
+    out = []
     for k in range(degree + 1):
         if k < deriv:
-            cols.append(jnp.zeros_like(t))
+            out.append(None)
             continue
-        c = 1.0
-        for r in range(k - deriv + 1, k + 1):
-            c *= r
-        cols.append(c * t ** (k - deriv) if k > deriv else jnp.full_like(t, c))
-    w = jnp.stack(cols, axis=-1)
-    if deriv > 0 and q.clamped is not None:
-        w = jnp.where(q.clamped[:, None], 0, w)
-    return w
+        c = float(math.prod(range(k - deriv + 1, k + 1)))  # k! / (k - deriv)!
+        w = jnp.full_like(t, c) if k == deriv else c * powers[k - deriv]
+        if deriv > 0 and q.clamped is not None:
+            w = jnp.where(q.clamped, 0, w)
+        out.append(w)
+    return out

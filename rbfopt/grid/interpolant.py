@@ -18,8 +18,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .axis import AxisQueries, is_uniform, prepare_axis
+from .axis import AxisQueries, Search, make_search, prepare_axis
 from .bc import CubicFit, Periodic, normalize_bc
 from .extrap import FillExtrap, NoExtrap, normalize_extrap
 from .nd import axis_knots, combine_weights, contract, outside_mask, tensor_coefs
@@ -32,16 +33,30 @@ _CUBIC_FIT = CubicFit()
 __all__ = ["GridInterpolant", "linear_interp", "cubic_interp"]
 
 
-def _as_grids(x) -> tuple[jax.Array, ...]:
-    """``x`` (1-D array) or a tuple of 1-D arrays → tuple of float arrays."""
+def _as_grids(x) -> tuple[tuple[jax.Array, ...], tuple[np.ndarray | None, ...]]:
+    """``x`` (1-D array) or a tuple of 1-D arrays → (float arrays, their concrete numpy
+    values or ``None`` when traced).  The numpy copies drive validation and the choice of
+    search even inside ``jit`` (where constants may already be staged as tracers)."""
     grids = tuple(x) if isinstance(x, (tuple, list)) else (x,)
-    out = []
+    out, conc = [], []
     for g in grids:
+        c = None if not is_concrete(g) else np.asarray(g)
         g = jnp.asarray(g)
         if not jnp.issubdtype(g.dtype, jnp.floating):
             g = g.astype(jnp.result_type(float))
+            c = None if c is None else c.astype(g.dtype)
         out.append(g)
-    return tuple(out)
+        conc.append(c)
+    return tuple(out), tuple(conc)
+
+
+def _np_knots(kind: str, x: np.ndarray, bc) -> np.ndarray:
+    """numpy twin of :func:`.nd.axis_knots` (for choosing the search)."""
+    start = bc[0]
+    if kind == "cubic" and isinstance(start, Periodic) and start.endpoint == "exclusive":
+        p = start.period if start.period is not None else x[-1] - x[0] + (x[1] - x[0])
+        return np.concatenate([x, np.asarray([x[0] + p], x.dtype)])
+    return x
 
 
 def _grid_names(d: int) -> list[str]:
@@ -101,7 +116,8 @@ class GridInterpolant:
 
     Leaves: ``grids`` (one 1-D array per axis), ``f`` (shape (n_1, …, n_d, *batch)),
     and the boundary conditions / extrapolation rules (their values are leaves).
-    Static: ``kind`` (``"linear"`` | ``"cubic"``) and per-axis uniform-grid flags.
+    Static: ``kind`` (``"linear"`` | ``"cubic"``); per axis a :class:`.axis.Search`
+    (grid-only interval-search tables, leaves; the search kind static).
 
     ``itp(xq, deriv=0)``: 1-D ``xq`` of any shape → ``xq.shape + batch``; N-D ``xq`` a
     tuple of d arrays or an array (..., d) → ``query shape + batch``.  ``deriv``: the
@@ -109,22 +125,21 @@ class GridInterpolant:
     linear ≤ 1.
     """
 
-    def __init__(self, kind: str, grids, f, bcs, extraps, uniform):
+    def __init__(self, kind: str, grids, f, bcs, extraps, searches):
         self.kind = kind
         self.grids = tuple(grids)
         self.f = f
         self.bcs = tuple(bcs)
         self.extraps = tuple(extraps)
-        self.uniform = tuple(uniform)
+        self.searches = tuple(searches)
 
     # pytree ---------------------------------------------------------------------
     def tree_flatten(self):
-        return (self.grids, self.f, self.bcs, self.extraps), (self.kind, self.uniform)
+        return (self.grids, self.f, self.bcs, self.extraps, self.searches), self.kind
 
     @classmethod
     def tree_unflatten(cls, aux, children):
-        grids, f, bcs, extraps = children
-        return cls(aux[0], grids, f, bcs, extraps, aux[1])
+        return cls(aux, *children)
 
     # properties -----------------------------------------------------------------
     @property
@@ -176,9 +191,9 @@ def _evaluate(itp: GridInterpolant, flat, deriv):
     table = tensor_coefs(itp.kind, itp.grids, itp.bcs, f2)
     qs = tuple(
         prepare_axis(k, q.astype(dtype), e, u)
-        for k, q, e, u in zip(itp.knots(), flat, itp.extraps, itp.uniform, strict=True)
+        for k, q, e, u in zip(itp.knots(), flat, itp.extraps, itp.searches, strict=True)
     )
-    w = combine_weights(qs, itp.kind, deriv).astype(dtype)
+    w = {k: v.astype(dtype) for k, v in combine_weights(qs, itp.kind, deriv).items()}
     y = contract(table, qs, w)
     out = outside_mask(qs)
     if out is not None:
@@ -188,7 +203,7 @@ def _evaluate(itp: GridInterpolant, flat, deriv):
 
 
 def _build(kind: str, x, f, bc, extrap) -> GridInterpolant:
-    grids = _as_grids(x)
+    grids, concrete = _as_grids(x)
     d = len(grids)
     f = jnp.asarray(f)
     if not jnp.issubdtype(f.dtype, jnp.inexact):
@@ -199,11 +214,12 @@ def _build(kind: str, x, f, bc, extrap) -> GridInterpolant:
     bcs = _normalize_bcs(bc, d) if kind == "cubic" else ((None, None),) * d
     extraps = normalize_extrap(extrap, d)
     for a, g in enumerate(grids):
+        gc = g if concrete[a] is None else concrete[a]
         if kind == "linear":
-            check_grid(g, names[a], 2, "linear interpolation")
+            check_grid(gc, names[a], 2, "linear interpolation")
         else:
             need = max(b.min_points for b in bcs[a])
-            check_grid(g, names[a], need, f"boundary condition {bcs[a]!r}")
+            check_grid(gc, names[a], need, f"boundary condition {bcs[a]!r}")
         if f.shape[a] != g.shape[0]:
             raise ValueError(
                 f"f: axis {a} has length {f.shape[a]} but {names[a]} has {g.shape[0]} points"
@@ -211,17 +227,17 @@ def _build(kind: str, x, f, bc, extrap) -> GridInterpolant:
         start = bcs[a][0]
         if isinstance(start, Periodic) and start.endpoint == "inclusive":
             check_periodic_ends(f, a, "f")
-            if start.period is not None and is_concrete(g):
-                p = float(g[-1] - g[0])
+            if start.period is not None and concrete[a] is not None:
+                p = float(concrete[a][-1] - concrete[a][0])
                 if abs(p - float(start.period)) > 1e-9 * abs(p):
                     raise ValueError(
                         f"period: {start.period} differs from {names[a]}[-1] - {names[a]}[0] = {p}"
                     )
-    uniform = tuple(
-        bool(is_concrete(g) and is_uniform(axis_knots(kind, g, b)))
-        for g, b in zip(grids, bcs, strict=True)
+    searches = tuple(
+        Search("bisect") if c is None else make_search(_np_knots(kind, c, b))
+        for c, b in zip(concrete, bcs, strict=True)
     )
-    return GridInterpolant(kind, grids, f, bcs, extraps, uniform)
+    return GridInterpolant(kind, grids, f, bcs, extraps, searches)
 
 
 def linear_interp(x: Any, f: Any, extrap: Any = _NO_EXTRAP) -> GridInterpolant:

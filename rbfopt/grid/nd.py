@@ -14,6 +14,8 @@ Hermite map, the transposed tridiagonal solve ``A⁻ᵀ`` and the transposed RHS
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 
@@ -53,15 +55,18 @@ def tensor_coefs(kind: str, grids, bcs, f, homogeneous: bool = False):
     return jnp.transpose(c, perm)
 
 
-def combine_weights(qs: tuple[AxisQueries, ...], kind: str, deriv: tuple[int, ...]):
-    """Per-query weight block (m, k_1, …, k_d): outer product of axis weights."""
-    w = None
+def combine_weights(qs: tuple[AxisQueries, ...], kind: str, deriv: tuple[int, ...]) -> dict:
+    """Per-query tensor-product weights ``{(k_1, …, k_d): w (m,)}``, omitting the
+    identically-zero ones (derivative orders kill low powers)."""
+    w = {(): None}
     for a, q in enumerate(qs):
         wa = basis_weights(q, degree(kind), deriv[a])
-        if w is None:
-            w = wa
-        else:
-            w = w[..., None] * wa.reshape((wa.shape[0],) + (1,) * (w.ndim - 1) + (wa.shape[1],))
+        w = {
+            key + (k,): (wk if wprev is None else wprev * wk)
+            for key, wprev in w.items()
+            for k, wk in enumerate(wa)
+            if wk is not None
+        }
     return w
 
 
@@ -74,19 +79,39 @@ def outside_mask(qs: tuple[AxisQueries, ...]):
     return m
 
 
-def contract(table, qs: tuple[AxisQueries, ...], w):
-    """``y_q = Σ_k table[j(q), k] w_q[k]`` → (m, K)."""
+def _index(qs):
+    return tuple(q.index for q in qs)
+
+
+def contract(table, qs: tuple[AxisQueries, ...], w: dict):
+    """``y_q = Σ_k table[j(q), k] w_k(q)`` → (m, K): one fused gather of the
+    ``k_1⋯k_d`` block per query, then elementwise multiply-adds."""
+    block = table.at[_index(qs)].get(mode="promise_in_bounds")  # (m, k_1..k_d, K)
+    y = None
+    for key, wk in w.items():
+        term = block[(slice(None),) + key] * wk[:, None]
+        y = term if y is None else y + term
+    if y is None:  # every weight vanishes (e.g. deriv above the degree)
+        y = jnp.zeros((block.shape[0], block.shape[-1]), table.dtype)
+    return y
+
+
+def scatter(table_shape, qs: tuple[AxisQueries, ...], w: dict, ybar):
+    """Adjoint of :func:`contract` in the table: ``c̄[j(q), k] += ȳ_q w_k(q)``.
+
+    One scatter-add per non-zero weight column (into an (N_1, …, N_d, K) array): on CPU
+    XLA runs these several times faster than a single scatter of k-wide rows.
+    """
     d = len(qs)
-    block = table[tuple(q.index for q in qs)]  # (m, k_1..k_d, K)
-    axes = tuple(range(1, d + 1))
-    return jnp.sum(block * w[..., None], axis=axes)
-
-
-def scatter(table_shape, qs: tuple[AxisQueries, ...], w, ybar):
-    """Adjoint of :func:`contract` in the table: ``c̄[j(q)] += ȳ_q w_q``."""
-    vals = w[..., None] * ybar.reshape((ybar.shape[0],) + (1,) * (w.ndim - 1) + ybar.shape[1:])
-    z = jnp.zeros(table_shape, vals.dtype)
-    return z.at[tuple(q.index for q in qs)].add(vals)
+    ks = table_shape[d : 2 * d]
+    cell_shape = table_shape[:d] + table_shape[2 * d :]
+    zero = jnp.zeros(cell_shape, ybar.dtype)
+    idx = _index(qs)
+    cols = [
+        zero.at[idx].add(ybar * w[key][:, None], mode="promise_in_bounds") if key in w else zero
+        for key in itertools.product(*(range(k) for k in ks))
+    ]
+    return jnp.stack(cols, axis=d).reshape(table_shape)
 
 
 def transpose_coefs(kind: str, grids, bcs, table_bar, f_shape, dtype):
