@@ -9,7 +9,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import grid, testing  # noqa: E402
+from . import testing  # noqa: E402
 from .basis import IMQ, MQ, PHS, Gaussian, RadialBasis  # noqa: E402
 from .operators import (  # noqa: E402
     Custom,
@@ -72,3 +72,12 @@ __all__ = [
     "grid",
     "testing",
 ]
+
+
+def __getattr__(name: str):
+    # ``ro.grid`` is imported on first use: it is independent of the RBF engine.
+    if name == "grid":
+        import importlib
+
+        return importlib.import_module(".grid", __name__)
+    raise AttributeError(f"module 'rbfopt' has no attribute {name!r}")

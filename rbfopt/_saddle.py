@@ -58,7 +58,9 @@ def factor(A: jax.Array, P: jax.Array, sign: float) -> Factors:
     rows = jnp.arange(k)[:, None]
 
     def house(j, carry):
-        P, A, V, beta = carry
+        # Householder QR of P alone: P is (k, M), cheap; A is transformed below in
+        # one rank-2M update (compact WY form) instead of M two-sided reflections.
+        P, V, beta = carry
         x = jnp.where(rows >= j, _col(P, j), 0.0)  # (k, B)
         xj = _row(x, j)
         nx = jnp.sqrt(jnp.sum(x * x, axis=0))
@@ -68,20 +70,37 @@ def factor(A: jax.Array, P: jax.Array, sign: float) -> Factors:
         b = jnp.where(vv > 0, 2.0 / jnp.where(vv > 0, vv, 1.0), 0.0)
         vP = jnp.sum(v[:, None, :] * P, axis=0)  # (M, B)
         P = P - b * v[:, None, :] * vP[None]
-        w = jnp.sum(A * v[None, :, :], axis=1)  # A v, (k, B)
-        vw = jnp.sum(v * w, axis=0)
-        A = (
-            A
-            - b * (v[:, None] * w[None, :] + w[:, None] * v[None, :])
-            + (b * b * vw) * (v[:, None] * v[None, :])
-        )
         V = lax.dynamic_update_index_in_dim(V, v, j, axis=1)
         beta = lax.dynamic_update_index_in_dim(beta, b, j, axis=0)
-        return P, A, V, beta
+        return P, V, beta
 
     V0 = jnp.zeros((k, M, B), P.dtype)
     b0 = jnp.zeros((M, B), P.dtype)
-    P, At, V, beta = lax.fori_loop(0, M, house, (P, A, V0, b0))
+    P, V, beta = lax.fori_loop(0, M, house, (P, V0, b0))
+
+    # Compact WY: H_0 ... H_{M-1} = I - V T V', T upper triangular,
+    # T[j, j] = beta_j, T[:j, j] = -beta_j T[:j, :j] V[:, :j]' v_j.
+    m_idx = jnp.arange(M)[:, None]
+
+    def wy(j, T):
+        vj = _col(V, j)  # (k, B)
+        u = jnp.where(m_idx < j, jnp.sum(V * vj[:, None, :], axis=0), 0.0)  # (M, B)
+        bj = _row(beta, j)
+        t = -bj * jnp.sum(T * u[None], axis=1)  # (M, B)
+        t = jnp.where(m_idx < j, t, jnp.where(m_idx == j, bj, 0.0))
+        return lax.dynamic_update_index_in_dim(T, t, j, axis=1)
+
+    T = lax.fori_loop(0, M, wy, jnp.zeros((M, M, B), P.dtype))
+    # Q' A Q = A - V Z' - Z2 V' with Y = A V, Z = Y T, C = T' V' Z, Z2 = Z - V C.
+    Y = _matmul(A, V)  # (k, M, B)
+    Z = _matmul(Y, T)
+    C = _matmul(jnp.swapaxes(T, 0, 1), _matmul(jnp.swapaxes(V, 0, 1), Z))
+    Z2 = Z - _matmul(V, C)
+    At = (
+        A
+        - jnp.sum(V[:, None, :, :] * Z[None, :, :, :], axis=2)
+        - jnp.sum(Z2[:, None, :, :] * V[None, :, :, :], axis=2)
+    )
     R = P[:M]
     n = k - M
     S = sign * At[M:, M:]
@@ -89,19 +108,20 @@ def factor(A: jax.Array, P: jax.Array, sign: float) -> Factors:
     r_idx = jnp.arange(n)[:, None]
 
     def chol(j, carry):
-        S, minpiv = carry
-        piv = S[j, j] if isinstance(j, int) else _row(_row(S, j), j)
+        # Left-looking (Crout) column j: L[:, j] = (S[:, j] - L L[j, :]') / L[j, j].
+        # One read of L per column (columns >= j of L are still zero), one column write;
+        # a right-looking update would read and write the whole trailing block.
+        L, minpiv = carry
+        lj = _row(L, j)  # (n, B): row j of L
+        col = _col(S, j) - jnp.sum(L * lj[None], axis=1)  # (n, B)
+        piv = _row(col, j)
         minpiv = jnp.minimum(minpiv, piv)
         sq = jnp.sqrt(piv)
-        col = _col(S, j) / sq  # (n, B)
-        below = jnp.where(r_idx > j, col, 0.0)
-        S = S - below[:, None] * below[None, :]
-        newcol = jnp.where(r_idx > j, col, jnp.where(r_idx == j, sq, 0.0))
-        S = lax.dynamic_update_index_in_dim(S, newcol, j, axis=1)
-        return S, minpiv
+        newcol = jnp.where(r_idx > j, col / sq, jnp.where(r_idx == j, sq, 0.0))
+        L = lax.dynamic_update_index_in_dim(L, newcol, j, axis=1)
+        return L, minpiv
 
-    S, minpiv = lax.fori_loop(0, n, chol, (S, jnp.full((B,), jnp.inf, S.dtype)))
-    L = jnp.where((r_idx >= jnp.arange(n)[None, :])[..., None], S, 0.0)
+    L, minpiv = lax.fori_loop(0, n, chol, (jnp.zeros_like(S), jnp.full((B,), jnp.inf, S.dtype)))
     if M:
         rd = jnp.abs(jnp.diagonal(R, axis1=0, axis2=1))  # (B, M)
         q_poly = jnp.min(rd, axis=-1) / jnp.maximum(jnp.max(rd, axis=-1), 1e-300)
@@ -199,13 +219,19 @@ def solve_differentiable(
     """
     F = factor(lax.stop_gradient(A), lax.stop_gradient(P), sign)
     F = jax.tree_util.tree_map(lax.stop_gradient, F)
-    w, lam = lax.custom_linear_solve(
-        lambda x: matvec(A, P, *x),
-        (f, g),
-        solve=lambda _, b: solve(F, *b),
-        symmetric=True,
-    )
-    return w, lam, F.quality
+    k = A.shape[0]
+
+    # One stacked right-hand side: JAX transposes a linear solve only when every
+    # leaf of b depends on the differentiated input, and g alone may not (e.g. a
+    # derivative w.r.t. eps leaves the monomial part constant).
+    def mv(x):
+        return jnp.concatenate(matvec(A, P, x[:k], x[k:]), axis=0)
+
+    def sv(_, b):
+        return jnp.concatenate(solve(F, b[:k], b[k:]), axis=0)
+
+    x = lax.custom_linear_solve(mv, jnp.concatenate([f, g], axis=0), solve=sv, symmetric=True)
+    return x[:k], x[k:], F.quality
 
 
 def solve_traced(A, P, f, g, sign):

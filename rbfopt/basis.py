@@ -19,9 +19,10 @@ With a polynomial of degree ``>= m - 1`` the kernel matrix projected onto the nu
 space of the polynomial block, ``sign * Q2^T A Q2``, is symmetric positive definite;
 the weight solver then uses a Cholesky factorization without pivoting.
 
-Smooth kernels are functions of ``s = z.z`` and so smooth at ``r = 0``. The PHS
-``r^n = r * s^((n-1)/2)`` isolates the one non-smooth factor ``r``, whose derivative
-is defined as ``z / r`` for ``r > 0`` and ``0`` at ``r = 0`` (a custom JVP); every
+Every kernel is defined once, as a function of the squared distance ``s = z.z``
+(:meth:`RadialBasis.radial`). Smooth kernels are smooth in ``s``, hence at ``r = 0``.
+The PHS ``r^n = r * s^((n-1)/2)`` isolates the one non-smooth factor ``r = sqrt(s)``,
+whose derivative is ``1 / (2 r)`` for ``r > 0`` and ``0`` at ``r = 0`` (a custom JVP); every
 derivative that exists at ``r = 0`` (order ``< n``) is then exact and NaN-free, and
 the derivatives that do not exist come out finite (the symmetric value, ``0``).
 Laplacians come out as ``n (n + d - 2) r^(n-2)`` in any dimension ``d``.
@@ -35,21 +36,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["RadialBasis", "PHS", "IMQ", "Gaussian", "MQ", "safe_norm"]
+__all__ = ["RadialBasis", "PHS", "IMQ", "Gaussian", "MQ", "safe_norm", "safe_sqrt"]
 
 
 @jax.custom_jvp
+def safe_sqrt(s: jax.Array) -> jax.Array:
+    """``sqrt(s)`` for ``s >= 0`` whose derivative is ``1 / (2 sqrt(s))`` for ``s > 0`` and
+    ``0`` at ``s = 0``: with ``s = z.z`` this makes ``d|z|/dz = z / |z|`` (``0`` at ``z = 0``)."""
+    return jnp.sqrt(s)
+
+
+@safe_sqrt.defjvp
+def _safe_sqrt_jvp(primals, tangents):
+    (s,), (ds,) = primals, tangents
+    r = safe_sqrt(s)
+    return r, ds / (2.0 * jnp.where(r > 0, r, 1.0))
+
+
 def safe_norm(z: jax.Array) -> jax.Array:
     """Euclidean norm over the last axis, with derivative ``0`` (not NaN) at ``z = 0``."""
-    return jnp.sqrt(jnp.sum(z * z, axis=-1))
-
-
-@safe_norm.defjvp
-def _safe_norm_jvp(primals, tangents):
-    (z,), (dz,) = primals, tangents
-    r = safe_norm(z)
-    r_safe = jnp.where(r > 0, r, 1.0)
-    return r, jnp.sum(z * dz, axis=-1) / r_safe
+    return safe_sqrt(jnp.sum(z * z, axis=-1))
 
 
 def _is_concrete(x: Any) -> bool:
@@ -96,8 +102,13 @@ class RadialBasis:
     cpd_order: int = 0
     sign: float = 1.0
 
-    def profile(self, z: jax.Array, eps: Any) -> jax.Array:  # pragma: no cover - abstract
+    def radial(self, s: jax.Array, eps: Any) -> jax.Array:  # pragma: no cover - abstract
+        """The kernel as a function of the squared distance ``s = r^2`` (the one definition)."""
         raise NotImplementedError
+
+    def profile(self, z: jax.Array, eps: Any = None) -> jax.Array:
+        """The kernel of the difference vector ``z`` (last axis: coordinates)."""
+        return self.radial(jnp.sum(z * z, axis=-1), eps)
 
     def __call__(self, x: jax.Array, xi: jax.Array) -> jax.Array:
         """``phi(|x - xi|)``, broadcasting over leading axes (last axis: coordinates)."""
@@ -168,12 +179,10 @@ class PHS(RadialBasis):
     def _static(self) -> tuple:
         return (("order", self.order), ("poly_deg", self.poly_deg))
 
-    def profile(self, z: jax.Array, eps: Any = None) -> jax.Array:
-        r = safe_norm(z)
-        if self.order == 1:
-            return r
-        s = jnp.sum(z * z, axis=-1)
-        return r * s ** ((self.order - 1) // 2)
+    def radial(self, s: jax.Array, eps: Any = None) -> jax.Array:
+        r = safe_sqrt(s)
+        m = (self.order - 1) // 2
+        return r if m == 0 else r * s**m
 
 
 class _ShapeBasis(RadialBasis):
@@ -181,8 +190,7 @@ class _ShapeBasis(RadialBasis):
         self.eps = _check_eps(eps)
         self.poly_deg = _check_poly_deg(poly_deg)
 
-    def profile(self, z: jax.Array, eps: Any) -> jax.Array:
-        s = jnp.sum(z * z, axis=-1)
+    def radial(self, s: jax.Array, eps: Any) -> jax.Array:
         return self._of_es(jnp.square(eps) * s)
 
     def _of_es(self, es: jax.Array) -> jax.Array:  # pragma: no cover - abstract
