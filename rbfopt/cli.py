@@ -257,7 +257,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed or 0,
             progress=not args.quiet,
             optimizer_name=opt_name,
-            restencil_every=args.restencil_every,
+            restencil_every=args.restencil_every or int(defaults.get("restencil_every", 10)),
             checkpoint_every=args.checkpoint_every,
             meta={"source": source, "lr": lr, "schedule": schedule},
         )
@@ -438,7 +438,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="problem option (repeatable), typed by problem()'s defaults",
     )
-    r.add_argument("--restencil-every", type=int, default=10, help="steps between restencils")
+    r.add_argument(
+        "--restencil-every", type=int, help="steps between restencils (default: the problem's)"
+    )
     r.add_argument("--checkpoint-every", type=int, default=10, help="steps between checkpoints")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     e = sub.add_parser("export", help="export a checkpoint's node set / mesh")

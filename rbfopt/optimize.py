@@ -328,18 +328,32 @@ def run(
     def evaluate(p: Any, aux: Any) -> tuple[jax.Array, Any]:
         return value_and_grad(p, aux)
 
-    @jax.jit
-    def step(p, opt_state, value, grad, aux, scale):
-        # Apply the update computed from (value, grad) at p, project, then evaluate
-        # the candidate: one value-and-grad per step. The caller accepts or rejects.
+    def propose(p, opt_state, value, grad, aux, scale):
+        # The optax update from (value, grad) at p, scaled (the step-size control of
+        # rejected steps) and projected onto the constraints.
         updates, new_state = optimizer.update(
             grad, opt_state, p, value=value, grad=grad, value_fn=lambda q: loss_fn(q, aux)
         )
         updates = jax.tree_util.tree_map(lambda u: scale * u, updates)
-        cand = project(optax.apply_updates(p, updates))
+        return project(optax.apply_updates(p, updates)), new_state
+
+    def check(cand, aux):
         v, g = value_and_grad(cand, aux)
         ok = jnp.isfinite(v) & _finite_tree(g) & _finite_tree(cand)
-        return cand, new_state, v, g, ok, _global_norm(g)
+        return v, g, ok, _global_norm(g)
+
+    @jax.jit
+    def step(p, opt_state, value, grad, aux, scale):
+        # Update, project, and evaluate the candidate: one value-and-grad per step.
+        # The caller accepts or rejects it.
+        cand, new_state = propose(p, opt_state, value, grad, aux, scale)
+        return (cand, new_state) + check(cand, aux)
+
+    # Steps that refresh the stencils split at the candidate: neighbour search runs
+    # on it outside jit, then it is evaluated with its own stencils (so the loss and
+    # gradient the optimizer sees always belong to fresh-enough stencils).
+    propose_jit = jax.jit(propose)
+    check_jit = jax.jit(check)
 
     metrics_fn = None
     if problem.metrics is not None:
@@ -456,9 +470,19 @@ def run(
                 time.sleep(sleep_s)
             t0 = time.perf_counter()
             key, _ = jax.random.split(key)
-            cand, new_state, v, g, ok, gnorm = step(
-                params, opt_state, value, grad, aux, jnp.float64(scale)
-            )
+            scale_arr = jnp.float64(scale)
+            due = with_aux and since_restencil + 1 >= restencil_every
+            if due:
+                cand, new_state = propose_jit(params, opt_state, value, grad, aux, scale_arr)
+                ok = bool(_finite_tree(cand))
+                if ok:
+                    cand_aux = _to_jax(problem.restencil(cand))
+                    v, g, ok, gnorm = check_jit(cand, cand_aux)
+            else:
+                cand, new_state, v, g, ok, gnorm = step(
+                    params, opt_state, value, grad, aux, scale_arr
+                )
+                cand_aux = aux
             ok = bool(ok)
             if not ok:
                 failures += 1
@@ -472,16 +496,9 @@ def run(
                     break
                 continue
             failures = 0
-            params, opt_state, value, grad = cand, new_state, v, g
+            params, opt_state, value, grad, aux = cand, new_state, v, g, cand_aux
             k += 1
-            since_restencil += 1
-            if with_aux and since_restencil >= restencil_every:
-                # New neighbour lists change the objective: re-evaluate at the same
-                # params so the next update uses a consistent (value, grad).
-                aux = _to_jax(problem.restencil(params))
-                value, grad = evaluate(params, aux)
-                gnorm = _global_norm(grad)
-                since_restencil = 0
+            since_restencil = 0 if due else since_restencil + 1
             history.append(
                 _row(k, value, gnorm, time.perf_counter() - t0, scale, metrics_fn, params, aux)
             )
