@@ -91,8 +91,12 @@ class RBFOperator:
             raise ValueError(
                 f"u: expected shape ({self.n_data},) or ({self.n_data}, m), got {u.shape}"
             )
+        # mode="clip" (indices are validated at construction) lets XLA fuse the
+        # gather into the row dot: about 2x faster than u[adjl] on CPU.
+        ug = jnp.take(u, self.adjl, axis=0, mode="clip")  # (E, k[, m])
+        if not self.out_shape and u.ndim == 1:
+            return jnp.sum(self.weights * ug, axis=1)
         w = self._w3()  # (E, k, n_out)
-        ug = u[self.adjl]  # (E, k[, m])
         if u.ndim == 1:
             y = jnp.einsum("ekn,ek->en", w, ug)
         else:
