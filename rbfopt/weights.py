@@ -241,9 +241,13 @@ def build_weights(
             np.asarray(eval_points, dtype=np.float64).reshape(len(eval_points), -1)
         )
     adjl = jnp.asarray(adjl, dtype=jnp.int32)
-    chunk = int(chunk_size or _default_chunk())
-    if chunk < 1:
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
         raise ValueError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
+    chunk = int(_default_chunk() if chunk_size is None else chunk_size)
     w, q = _build(op, data, eval_points, adjl, basis, chunk, solver)
     if concrete:
         bad = np.flatnonzero(
