@@ -117,7 +117,12 @@ def local_weights(
     P_t = jnp.moveaxis(P, 0, -1)
     f_t = jnp.moveaxis(f, 0, -1)  # (k, n_out, B)
     g_t = jnp.transpose(g, (2, 1, 0))  # (M, n_out, B)
-    if solver == "dense" or not basis.definite:
+    if solver not in ("implicit", "traced", "dense"):
+        raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
+    # The null-space solver needs 0 < M < k (its loops index the polynomial block and
+    # the projected kernel block); no polynomial (poly_deg = -1) or k == M go dense.
+    M = P_t.shape[1]
+    if solver == "dense" or not basis.definite or M == 0 or M == k:
         w, _, q = _saddle.solve_dense(A_t, P_t, f_t, g_t)
     elif solver == "implicit":
         w, _, q = _saddle.solve_differentiable(A_t, P_t, f_t, g_t, basis.sign)

@@ -289,3 +289,32 @@ def test_print_worst(capsys):
         with capsys.disabled():
             k = max(WORST, key=WORST.get)
             print(f"\n[exactness] {len(WORST)} cases, worst rel. error {WORST[k]:.2e} ({k})")
+
+
+def test_no_polynomial_reproduces_kernel_translates():
+    """poly_deg = -1 (no polynomial block): local interpolation with IMQ reproduces
+    every kernel translate centred on a stencil node exactly (independent of the
+    solver: phi(y - x_m) is in the span)."""
+    d = 2
+    x, y = problem(d)
+    adjl = ro.find_neighbors(x, 8, y)
+    b = ro.IMQ(3.0, poly_deg=-1)
+    w = np.asarray(ro.build_weights(ro.Identity(), x, y, adjl, b))
+    for e in (0, 4):
+        for m in range(8):
+            c = x[adjl[e, m]]
+            u = 1.0 / np.sqrt(1.0 + 9.0 * np.sum((x[adjl[e]] - c) ** 2, axis=1))
+            exact = 1.0 / np.sqrt(1.0 + 9.0 * np.sum((y[e] - c) ** 2))
+            assert abs(w[e] @ u - exact) < 1e-10
+
+
+def test_k_equal_to_number_of_monomials_is_polynomial_fd():
+    """k == M: no kernel degrees of freedom left; d/dx weights are those of the linear
+    interpolant on the triangle of the 3 nearest nodes."""
+    d = 2
+    x, y = problem(d)
+    adjl = ro.find_neighbors(x, 3, y)
+    w = np.asarray(ro.build_weights(ro.Partial(1, 0), x, y, adjl, ro.PHS(3, poly_deg=1)))
+    for e in range(N_EVAL):
+        V = np.c_[np.ones(3), x[adjl[e]]]  # rows: [1, x, y] at the three nodes
+        np.testing.assert_allclose(w[e], np.linalg.solve(V.T, [0.0, 1.0, 0.0]), rtol=1e-10)
