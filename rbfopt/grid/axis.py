@@ -9,6 +9,7 @@ The same weights serve the forward map (gather ``c_j`` and contract) and the adj
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import NamedTuple
 
@@ -32,17 +33,33 @@ class Search:
       bisection steps finishes the search: O(1) per query for any grid that is not
       extremely graded, and exact for every grid.
     * ``"bisect"``: :func:`jax.numpy.searchsorted` (grids only known under tracing).
+
+    The tables are numpy arrays held as *static* pytree data (hashed by content): they
+    belong to the concrete grid given at construction, are jit constants, and take no
+    part in differentiation.
     """
 
     def __init__(self, kind: str, lo=None, hi=None, steps: int = 0):
         self.kind, self.lo, self.hi, self.steps = kind, lo, hi, steps
 
+    def _key(self):
+        def digest(a):
+            return None if a is None else (a.shape, hashlib.sha1(a.tobytes()).hexdigest())
+
+        return (self.kind, digest(self.lo), digest(self.hi), self.steps)
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __eq__(self, other):
+        return isinstance(other, Search) and self._key() == other._key()
+
     def tree_flatten(self):
-        return (self.lo, self.hi), (self.kind, self.steps)
+        return (), self
 
     @classmethod
     def tree_unflatten(cls, aux, children):
-        return cls(aux[0], children[0], children[1], aux[1])
+        return aux
 
 
 def make_search(knots) -> Search:
@@ -61,7 +78,7 @@ def make_search(knots) -> Search:
     lo = np.clip(first, 0, n_int - 1).astype(np.int32)
     hi = np.clip(last, 0, n_int - 1).astype(np.int32)
     steps = int(np.ceil(np.log2(np.max(hi - lo) + 1)))
-    return Search("bucket", jnp.asarray(lo), jnp.asarray(hi), steps)
+    return Search("bucket", lo, hi, steps)
 
 
 class AxisQueries(NamedTuple):
@@ -85,11 +102,18 @@ def _locate(knots, xq, search: Search):
     if search.kind == "uniform":
         h = (knots[-1] - knots[0]) / n_int
         j = jnp.clip(jnp.floor((xq - knots[0]) / h), 0, n_int - 1).astype(jnp.int32)
-        return j, xq - (knots[0] + j.astype(xq.dtype) * h)
+        # ⌊·⌋ may land one interval off when xq is (within rounding) a knot; settle it
+        # against the stored knots so the convention is exactly x_j ≤ xq < x_{j+1}.
+        up = (j < n_int - 1) & (knots.at[j + 1].get(mode="promise_in_bounds") <= xq)
+        j = jnp.where(up, j + 1, j)
+        down = (j > 0) & (knots.at[j].get(mode="promise_in_bounds") > xq)
+        j = jnp.where(down, j - 1, j)
+        return j, xq - knots.at[j].get(mode="promise_in_bounds")
     if search.kind == "bucket":
         hb = (knots[-1] - knots[0]) / n_int
         b = jnp.clip(jnp.floor((xq - knots[0]) / hb), 0, n_int - 1).astype(jnp.int32)
-        lo, hi = search.lo[b], search.hi[b]
+        lo = jnp.asarray(search.lo).at[b].get(mode="promise_in_bounds")
+        hi = jnp.asarray(search.hi).at[b].get(mode="promise_in_bounds")
         for _ in range(search.steps):
             # invariant: x_lo ≤ xq (or lo = 0) and xq < x_{hi+1} (or hi = N-1)
             mid = (lo + hi + 1) // 2

@@ -116,8 +116,8 @@ class GridInterpolant:
 
     Leaves: ``grids`` (one 1-D array per axis), ``f`` (shape (n_1, …, n_d, *batch)),
     and the boundary conditions / extrapolation rules (their values are leaves).
-    Static: ``kind`` (``"linear"`` | ``"cubic"``); per axis a :class:`.axis.Search`
-    (grid-only interval-search tables, leaves; the search kind static).
+    Static: ``kind`` (``"linear"`` | ``"cubic"``) and per axis a :class:`.axis.Search`
+    (grid-only interval-search tables, tied to the grid given at construction).
 
     ``itp(xq, deriv=0)``: 1-D ``xq`` of any shape → ``xq.shape + batch``; N-D ``xq`` a
     tuple of d arrays or an array (..., d) → ``query shape + batch``.  ``deriv``: the
