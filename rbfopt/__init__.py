@@ -11,6 +11,15 @@ jax.config.update("jax_enable_x64", True)
 
 from . import testing  # noqa: E402
 from .basis import IMQ, MQ, PHS, Gaussian, RadialBasis  # noqa: E402
+from .boundary import (  # noqa: E402
+    assemble,
+    dirichlet_rows,
+    interior_rows,
+    neumann_rows,
+    robin_rows,
+)
+from .interpolation import Interpolator, interpolator_adjoint, loocv  # noqa: E402
+from .linsolve import StencilMatrix, linsolve  # noqa: E402
 from .operators import (  # noqa: E402
     Custom,
     Directional,
@@ -71,6 +80,16 @@ __all__ = [
     "build_weights",
     "grid",
     "testing",
+    "Interpolator",
+    "interpolator_adjoint",
+    "loocv",
+    "StencilMatrix",
+    "linsolve",
+    "assemble",
+    "dirichlet_rows",
+    "interior_rows",
+    "neumann_rows",
+    "robin_rows",
 ]
 
 
