@@ -152,7 +152,9 @@ ND_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", range(len(ND_CASES)))
+@pytest.mark.parametrize(
+    "case", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)]
+)
 def test_dot_identity_cubic_2d(case):
     """2-D: mixed BCs/extrapolations per axis, uniform × non-uniform axes, a trailing
     batch axis; the three cases together cover all 16 mixed partials and 3 dtypes."""
@@ -224,6 +226,7 @@ def test_matrix_is_transpose_of_columns(bc):
         )
 
 
+@pytest.mark.slow
 def test_matrix_2d_shape_and_values():
     x, y = _grid(True, 5), _grid(False, 4)
     rng = np.random.default_rng(1)

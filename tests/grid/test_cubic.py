@@ -56,7 +56,10 @@ def test_periodic_matches_scipy_on_nonuniform_grids():
         itp = grid.cubic_interp(x, f, bc=grid.Periodic())
         ref = CubicSpline(x, f, bc_type="periodic")
         for d in range(4):
-            assert _rel(itp(xq, d), ref(xq, d)) < RTOL, (n, d)
+            # The third derivative jumps at the seam: at x_{n-1} scipy wraps to the first
+            # piece, we keep the last (closed end pieces); the seam is left out for d = 3.
+            q = xq[:-1] if d == 3 else xq
+            assert _rel(itp(q, d), ref(q, d)) < RTOL, (n, d)
 
 
 def test_periodic_exclusive_equals_inclusive_and_is_smooth_across_the_seam():
