@@ -66,6 +66,7 @@ def test_apply_shapes_and_to_scipy(cloud, rng):
         np.testing.assert_array_equal(op2(u), op(u))
 
 
+@pytest.mark.slow  # redundant with the exactness tests; 6 more weight compilations
 def test_vector_ops_are_consistent_with_scalar_ones(cloud, rng):
     """Gradient components equal the Partial operators, Hessian entries the second
     partials / mixed partials (same stencils): the operators' algebra, checked through
