@@ -14,8 +14,6 @@ Hermite map, the transposed tridiagonal solve ``A⁻ᵀ`` and the transposed RHS
 
 from __future__ import annotations
 
-import itertools
-
 import jax
 import jax.numpy as jnp
 
@@ -99,19 +97,13 @@ def contract(table, qs: tuple[AxisQueries, ...], w: dict):
 def scatter(table_shape, qs: tuple[AxisQueries, ...], w: dict, ybar):
     """Adjoint of :func:`contract` in the table: ``c̄[j(q), k] += ȳ_q w_k(q)``.
 
-    One scatter-add per non-zero weight column (into an (N_1, …, N_d, K) array): on CPU
-    XLA runs these several times faster than a single scatter of k-wide rows.
+    Written as the exact transpose of :func:`contract` (JAX turns its fused gather into
+    a single scatter-add of the weighted ``k_1⋯k_d`` blocks) — on CPU this measured
+    faster than hand-written per-column scatters.
     """
-    d = len(qs)
-    ks = table_shape[d : 2 * d]
-    cell_shape = table_shape[:d] + table_shape[2 * d :]
-    zero = jnp.zeros(cell_shape, ybar.dtype)
-    idx = _index(qs)
-    cols = [
-        zero.at[idx].add(ybar * w[key][:, None], mode="promise_in_bounds") if key in w else zero
-        for key in itertools.product(*(range(k) for k in ks))
-    ]
-    return jnp.stack(cols, axis=d).reshape(table_shape)
+    spec = jax.ShapeDtypeStruct(table_shape, ybar.dtype)
+    (cbar,) = jax.linear_transpose(lambda t: contract(t, qs, w), spec)(ybar)
+    return cbar
 
 
 def transpose_coefs(kind: str, grids, bcs, table_bar, f_shape, dtype):
