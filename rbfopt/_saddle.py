@@ -23,6 +23,10 @@ transposed solve of reverse mode (the matrix is symmetric).
 ``min(|R_jj|) / max(|R_jj|)`` times ``min(chol pivot^2) / max(diag A~22)``-like
 ratio; tiny or non-positive values flag stencils that are not unisolvent or have
 coincident points.
+
+Layout (measured on CPU, it decides the speed): reductions run over a *middle* axis
+with the batch axis minor (``sum(A[:, :, None, :] * x[None], axis=1)``); the same
+product reduced over the leading axis compiles to code ~15x slower in XLA:CPU.
 """
 
 from __future__ import annotations
