@@ -148,9 +148,10 @@ def bench_linsolve(n=100_000, reps=3):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n-poisson", type=int, default=100_000)
+    ap.add_argument("--n-poisson", type=int, default=100_000, help="0 skips the linsolve part")
     ap.add_argument("--reps", type=int, default=3)
     a = ap.parse_args()
     print(f"jax {jax.__version__} on {jax.default_backend()}")
     bench_interp(reps=a.reps)
-    bench_linsolve(a.n_poisson, reps=a.reps)
+    if a.n_poisson:
+        bench_linsolve(a.n_poisson, reps=a.reps)
