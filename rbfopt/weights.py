@@ -59,7 +59,7 @@ def _is_tracer(*xs: Any) -> bool:
 def _default_chunk() -> int:
     # Small chunks keep the (k, k, B) blocks cache-resident on CPU; on GPUs wide
     # batches are what fill the device.
-    return 512 if jax.default_backend() == "cpu" else 65536
+    return 128 if jax.default_backend() == "cpu" else 65536
 
 
 def local_weights(
