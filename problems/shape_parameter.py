@@ -76,14 +76,14 @@ def problem(
     kernel: str = "gaussian",
     n: int = 100,
     eps0: float = 20.0,
+    eps_h0: float = 1.0,
     poly_deg: int = 1,
     seed: int = 0,
 ) -> Problem:
     """Build the study. ``part``: loocv | stencil; ``kernel`` (loocv): gaussian | imq;
-    ``n``: number of points; ``eps0``: initial shape parameter (in units of 1 for
-    loocv, of 1/h for stencil: eps_i = eps0 / h_i); ``poly_deg``: polynomial
-    augmentation (stencil part; loocv uses none with gaussian/imq -> -1 for pure
-    kernels is allowed)."""
+    ``n``: number of points; ``eps0``: initial eps (loocv); ``eps_h0``: initial
+    ``eps_i h_i`` (stencil, ``h_i`` the nearest-neighbour distance); ``poly_deg``:
+    polynomial degree (loocv: -1 for none, else capped at 1; stencil: >= 0)."""
     if part not in ("loocv", "stencil"):
         raise ValueError(f"part: expected 'loocv' or 'stencil', got {part!r}")
     if kernel not in ("gaussian", "imq"):
@@ -92,7 +92,11 @@ def problem(
         raise ValueError(f"n: need at least 10 points, got {n}")
     if not eps0 > 0 or not np.isfinite(eps0):
         raise ValueError(f"eps0: must be finite and > 0, got {eps0}")
-    opts = dict(part=part, kernel=kernel, n=n, eps0=eps0, poly_deg=poly_deg, seed=seed)
+    if not 0.05 <= eps_h0 <= 3.0:
+        raise ValueError(f"eps_h0: must lie in [0.05, 3], got {eps_h0}")
+    opts = dict(
+        part=part, kernel=kernel, n=n, eps0=eps0, eps_h0=eps_h0, poly_deg=poly_deg, seed=seed
+    )
     if part == "loocv":
         return _loocv_problem(opts)
     return _stencil_problem(opts)
@@ -203,7 +207,7 @@ def _stencil_problem(o: dict) -> Problem:
         return jnp.log(jnp.sum(per_stencil(p["log_eps"])) / norm)
 
     def init():
-        return {"log_eps": jnp.asarray(np.log(o["eps0"] / h))}
+        return {"log_eps": jnp.asarray(np.log(o["eps_h0"] / h))}
 
     def project(p):
         return {"log_eps": jnp.clip(p["log_eps"], lo, hi)}
@@ -227,7 +231,7 @@ def _stencil_problem(o: dict) -> Problem:
                 np.exp(lo[0] + grid[int(np.argmin(const))] * (hi[0] - lo[0])) * h[0]
             ),
             "rel_error_initial": float(
-                np.sqrt(np.sum(np.asarray(f(jnp.asarray(np.log(o["eps0"] / h))))) / norm)
+                np.sqrt(np.sum(np.asarray(f(jnp.asarray(np.log(o["eps_h0"] / h))))) / norm)
             ),
         }
 

@@ -200,7 +200,8 @@ def _finite_tree(tree: Any) -> jax.Array:
 
 
 def _global_norm(tree: Any) -> jax.Array:
-    return optax.global_norm(tree)
+    leaves = jax.tree_util.tree_leaves(tree)
+    return jnp.sqrt(sum(jnp.sum(jnp.abs(x) ** 2) for x in leaves)) if leaves else jnp.float64(0)
 
 
 def _atomic_write_bytes(path: str, data: bytes) -> None:
