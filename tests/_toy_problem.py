@@ -1,4 +1,4 @@
-"""Toy node-layout study for the driver/CLI tests: spread nodes to make an RBF-FD Laplacian consistent.
+"""Toy node-layout study for the driver/CLI tests: make an RBF-FD Laplacian consistent.
 
 Nodes in the unit square (corners fixed); the loss is the mean squared consistency
 error of the PHS3 + linear RBF-FD Laplacian on ``g = sin(2x) cos(y)`` plus a spacing
