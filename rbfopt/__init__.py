@@ -9,7 +9,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import testing  # noqa: E402
+from . import optimize, testing  # noqa: E402  (plotting/export/cli stay lazy)
 from .basis import IMQ, MQ, PHS, Gaussian, RadialBasis  # noqa: E402
 from .boundary import (  # noqa: E402
     assemble,
@@ -31,6 +31,7 @@ from .operators import (  # noqa: E402
     Operator,
     Partial,
 )
+from .optimize import Problem  # noqa: E402
 from .polynomials import exponents, monomials, num_monomials  # noqa: E402
 from .rbffd import (  # noqa: E402
     RBFOperator,
@@ -90,6 +91,8 @@ __all__ = [
     "interior_rows",
     "neumann_rows",
     "robin_rows",
+    "optimize",
+    "Problem",
 ]
 
 
