@@ -73,6 +73,11 @@ def known_problems() -> dict[str, str]:
     return found
 
 
+def _display_path(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def load_module(spec: str) -> tuple[types.ModuleType, str]:
     """Import a problem module by name or by path. Returns (module, source path)."""
     if spec.endswith(".py") or os.sep in spec or "/" in spec:
@@ -272,7 +277,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         first, last = res.history[0], res.history[-1]
         summary = {
             "problem": prob.name,
-            "source": source,
+            # relative where possible: summaries are shared, absolute paths are not
+            "source": _display_path(source),
             "options": prob.options,
             "optimizer": opt_name,
             "lr": lr,
