@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 
 import jax
 
+from ._leaf import ValueLeaf
+
 __all__ = [
     "BoundaryCondition",
     "CubicFit",
@@ -61,32 +63,18 @@ class NotAKnot(BoundaryCondition):
 
 @jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True)
-class Deriv1(BoundaryCondition):
+class Deriv1(ValueLeaf, BoundaryCondition):
     """Prescribed first derivative ``f'(end) = value`` (clamped)."""
 
     value: Any = 0.0
 
-    def tree_flatten(self):
-        return (self.value,), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        return cls(children[0])
-
 
 @jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True)
-class Deriv2(BoundaryCondition):
+class Deriv2(ValueLeaf, BoundaryCondition):
     """Prescribed second derivative ``f''(end) = value``."""
 
     value: Any = 0.0
-
-    def tree_flatten(self):
-        return (self.value,), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        return cls(children[0])
 
 
 @dataclass(frozen=True)

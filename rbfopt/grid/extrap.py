@@ -23,6 +23,8 @@ from typing import Any
 
 import jax
 
+from ._leaf import ValueLeaf
+
 __all__ = [
     "Extrapolation",
     "NoExtrap",
@@ -55,17 +57,10 @@ class ClampExtrap(Extrapolation):
 
 @jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True)
-class FillExtrap(Extrapolation):
+class FillExtrap(ValueLeaf, Extrapolation):
     """Constant ``value`` outside the domain (derivatives 0).  ``value`` is a leaf."""
 
     value: Any = 0.0
-
-    def tree_flatten(self):
-        return (self.value,), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        return cls(children[0])
 
 
 @dataclass(frozen=True)
