@@ -45,7 +45,7 @@ from .rbffd import (  # noqa: E402
     regrid,
 )
 from .stencils import autoselect_k, find_neighbors  # noqa: E402
-from .weights import build_weights  # noqa: E402
+from .weights import build_weights, set_host_device_count  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -79,6 +79,7 @@ __all__ = [
     "autoselect_k",
     "find_neighbors",
     "build_weights",
+    "set_host_device_count",
     "grid",
     "testing",
     "Interpolator",

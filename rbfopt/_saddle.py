@@ -27,6 +27,28 @@ coincident points.
 Layout (measured on CPU, it decides the speed): reductions run over a *middle* axis
 with the batch axis minor (``sum(A[:, :, None, :] * x[None], axis=1)``); the same
 product reduced over the leading axis compiles to code ~15x slower in XLA:CPU.
+
+What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
+``jax.profiler`` traces of ``scripts/bench_weights.py``; for whoever speeds this up):
+
+* YNNPACK fusions (the default for reductions/contractions) are ~1.7x slower than
+  XLA's own loops on these blocks: the build is compiled with
+  ``weights.COMPILER_OPTIONS``.
+* A fusion that reads a ``dynamic_slice`` at a loop index in a non-leading axis (the
+  ``_col``/``_row`` reads inside ``fori_loop`` bodies) is emitted as *scalar* code,
+  the offset reloaded per element: ~3 ns per element, e.g. the left-looking Cholesky
+  below is ~35% of the build. A loop that keeps its pivot at a static position and
+  rolls the carried matrix instead (static slices + concatenate) vectorizes.
+* XLA fuses cheap producers into reductions and recomputes them per reduced element
+  (the kernel assembly ended up inside a rank-12 update, 12x over);
+  ``lax.optimization_barrier`` does not stop this on CPU; a producer that is itself a
+  reduction, or a loop carry, is materialized.
+* Tried and measured slower or no better: a pivoted Gauss-Jordan null-space basis
+  (half the flops of the WY projection, but its reductions suffered the two effects
+  above), an explicit inverse of the projected block by blocked sweeps (4 passes;
+  0.1 s gain per 10^5 stencils, 1e-8 accuracy loss), a statically unrolled Cholesky
+  (5 s compile), batch-first LAPACK ``cholesky`` (4.8 us per 24x24 matrix, call
+  overhead) and ``triangular_solve`` (3 us).
 """
 
 from __future__ import annotations

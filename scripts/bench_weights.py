@@ -6,11 +6,16 @@ times drift, ratios much less). Default: 2-D, N = 100 000 random nodes, k = 30,
 PHS3 with poly_deg 2, Laplacian.
 
     python scripts/bench_weights.py [--n 100000] [--k 30] [--repeat 3] [--big 1000000]
+                                    [--devices 2]
+
+``--devices n`` splits the build over n CPU devices (``ro.set_host_device_count``:
+n cores); the default, 1, is one core, like the peer.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import resource
 import time
 
@@ -19,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.weights import _build
+from rbfopt.weights import COMPILER_OPTIONS, _build
 
 
 def best_of(fn, repeat):
@@ -45,13 +50,19 @@ def main(argv=None):
     ap.add_argument("--big", type=int, default=0, help="also build at this N (memory test)")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-grad", action="store_true")
+    ap.add_argument("--devices", type=int, default=1, help="CPU devices (cores) for the build")
     args = ap.parse_args(argv)
+    if args.devices > 1:
+        ro.set_host_device_count(args.devices)
 
     rng = np.random.default_rng(0)
     x = rng.random((args.n, 2))
     basis = ro.PHS(3, poly_deg=2)
     op = ro.Laplacian()
-    print(f"backend={jax.default_backend()} N={args.n} k={args.k} basis={basis} op=Laplacian")
+    print(
+        f"backend={jax.default_backend()} devices={jax.local_device_count()} N={args.n} "
+        f"k={args.k} basis={basis} op=Laplacian"
+    )
 
     t = time.perf_counter()
     adjl = ro.find_neighbors(x, args.k)
@@ -72,7 +83,7 @@ def main(argv=None):
 
     if not args.no_grad:
         # reverse-mode gradient of sum(W^2) w.r.t. all node positions
-        @jax.jit
+        @functools.partial(jax.jit, compiler_options=COMPILER_OPTIONS)
         def grad_fn(p):
             def loss(p):
                 return jnp.sum(_build(op, p, p, aj, basis, chunk, "implicit")[0] ** 2)

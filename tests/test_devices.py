@@ -1,0 +1,63 @@
+"""Building weights on several CPU devices (ro.set_host_device_count)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax.numpy as jnp
+import pytest
+
+import rbfopt as ro
+
+SCRIPT = textwrap.dedent(
+    """
+    import rbfopt as ro
+    ro.set_host_device_count(2)
+    import jax, jax.numpy as jnp, numpy as np
+    from rbfopt import weights as W
+
+    assert jax.local_device_count() == 2
+    x = jnp.asarray(np.random.default_rng(3).random((600, 2)))
+    adjl = jnp.asarray(ro.find_neighbors(np.asarray(x), 12))
+    basis, op = ro.PHS(3, poly_deg=2), ro.Laplacian()
+
+    def loss(p):
+        return jnp.sum(W._build(op, p, p, adjl, basis, 16, "implicit")[0] ** 2)
+
+    def run():
+        w = W._build(op, x, x, adjl, basis, 16, "implicit")[0]
+        return np.asarray(w), np.asarray(jax.jit(jax.grad(loss))(x))
+
+    w2, g2 = run()                      # split over the two devices
+    W._shard_devices = lambda: None     # one device, same process
+    W._build = W._jit_build(W._build.__wrapped__)
+    w1, g1 = run()
+    assert np.abs(w2 - w1).max() <= 1e-12 * np.abs(w1).max(), np.abs(w2 - w1).max()
+    assert np.abs(g2 - g1).max() <= 1e-10 * np.abs(g1).max(), np.abs(g2 - g1).max()
+    print("OK")
+    """
+)
+
+
+def test_sharded_build_matches_one_device():
+    # A fresh interpreter: the device count is fixed when JAX starts.
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("OK")
+
+
+def test_set_host_device_count_bad_n():
+    with pytest.raises(ValueError, match="n: must be a positive integer"):
+        ro.set_host_device_count(0)
+
+
+def test_set_host_device_count_after_start_raises_and_leaves_env():
+    jnp.zeros(1).block_until_ready()  # JAX is running with one CPU device here
+    before = os.environ.get("XLA_FLAGS")
+    with pytest.raises(RuntimeError, match="already initialized"):
+        ro.set_host_device_count(3)
+    assert os.environ.get("XLA_FLAGS") == before
