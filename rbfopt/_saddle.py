@@ -36,9 +36,15 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
   ``weights.COMPILER_OPTIONS``.
 * A fusion that reads a ``dynamic_slice`` at a loop index in a non-leading axis (the
   ``_col``/``_row`` reads inside ``fori_loop`` bodies) is emitted as *scalar* code,
-  the offset reloaded per element: ~3 ns per element, e.g. the left-looking Cholesky
-  below is ~35% of the build. A loop that keeps its pivot at a static position and
-  rolls the carried matrix instead (static slices + concatenate) vectorizes.
+  the offset reloaded per element (~3 ns per element). The Householder loop below is
+  the largest item of the build for that reason (profile, N = 30 000: 278 ms of
+  ~1.1 s). Keeping its column at a static position and rotating the carried columns
+  instead (static slices + concatenate) vectorizes it: 175 ms, build 0.745 -> 0.605 s,
+  but each *gradient* of a build then compiled 2.3 s longer (7.2 -> 9.5 s), which the
+  test suite's budget could not take; not applied. The Cholesky loop
+  is ~25% of the build (ablation at N = 100 000: 1.55 -> 1.16 s without it); the
+  same rotation applied to its columns of L made it 2.5x *slower* (a full copy of L
+  per step), so it still writes a column per step.
 * XLA fuses cheap producers into reductions and recomputes them per reduced element
   (the kernel assembly ended up inside a rank-12 update, 12x over);
   ``lax.optimization_barrier`` does not stop this on CPU; a producer that is itself a
