@@ -199,11 +199,6 @@ def _finite_tree(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
-def _global_norm(tree: Any) -> jax.Array:
-    leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.sqrt(sum(jnp.sum(jnp.abs(x) ** 2) for x in leaves)) if leaves else jnp.float64(0)
-
-
 def _atomic_write_bytes(path: str, data: bytes) -> None:
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
@@ -344,7 +339,7 @@ def run(
     def check(cand, aux):
         v, g = value_and_grad(cand, aux)
         ok = jnp.isfinite(v) & _finite_tree(g) & _finite_tree(cand)
-        return v, g, ok, _global_norm(g)
+        return v, g, ok, optax.tree.norm(g)
 
     @jax.jit
     def step(p, opt_state, value, grad, aux, scale):
@@ -415,7 +410,7 @@ def run(
             _row(
                 0,
                 value,
-                _global_norm(grad),
+                optax.tree.norm(grad),
                 time.perf_counter() - t0,
                 scale,
                 metrics_fn,
