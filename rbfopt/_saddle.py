@@ -32,7 +32,7 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
 ``jax.profiler`` traces of ``scripts/bench_weights.py``; for whoever speeds this up):
 
 * YNNPACK fusions (the default for reductions/contractions) are ~1.7x slower than
-  XLA's own loops on these blocks: the build is compiled with
+  XLA's own loops on these blocks: large builds are compiled with
   ``weights.COMPILER_OPTIONS``.
 * A fusion that reads a ``dynamic_slice`` at a loop index in a non-leading axis (the
   ``_col``/``_row`` reads inside ``fori_loop`` bodies) is emitted as *scalar* code,

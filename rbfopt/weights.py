@@ -33,6 +33,8 @@ calling :func:`build_weights` eagerly on the same stencils.
 from __future__ import annotations
 
 import functools
+import os
+import re
 from typing import Any
 
 import jax
@@ -58,8 +60,9 @@ __all__ = [
 #: Stencils whose factorization quality falls below this are reported as degenerate.
 DEGENERATE_TOL = 1e-11
 
-#: XLA options the weight build is compiled with (pass them to your own ``jax.jit``
-#: around code that builds weights: ``jax.jit(f, compiler_options=COMPILER_OPTIONS)``).
+#: XLA options large weight builds (>= :data:`LARGE_BUILD` stencils) are compiled with
+#: (pass them to your own ``jax.jit`` around code that builds many weights:
+#: ``jax.jit(f, compiler_options=COMPILER_OPTIONS)``).
 #: jaxlib >= 0.8 hands reductions and small contractions on CPU to YNNPACK fusions; for
 #: the batch-last (k, k, B) blocks of the local solves XLA's own loops are ~1.7x faster
 #: (N = 100 000, k = 30: build 3.4 s -> 2.0 s, scripts/bench_weights.py). Older jaxlibs
@@ -151,25 +154,23 @@ def local_weights(
 def set_host_device_count(n: int) -> None:
     """Expose ``n`` CPU devices to JAX, so the weight build runs on ``n`` cores.
 
-    XLA:CPU runs one computation on one core at a time; with ``n`` host devices
+    One XLA:CPU device runs the many small operations of a build one after another
+    (only large loops are split over cores); with ``n`` host devices
     :func:`build_weights` splits its stencil chunks over them (``jax.shard_map``).
     Must be called before JAX initializes its backends (before the first array is
     created); it sets ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``
     (like ``numpyro.set_host_device_count``). Has no effect on GPU runs.
 
-    Measured (2 cores, N = 100 000, k = 30, ``scripts/bench_weights.py --devices 2``):
-    the build itself gains nothing (XLA already splits its large loops over the
-    cores), the reverse-mode gradient of a loss of the weights runs 1.8x faster;
-    operator application on weights split over devices is slower (1.5x CSR instead
-    of 0.8x). Computations that mix the build with host callbacks
+    Measured (2 cores, N = 100 000, k = 30, ``scripts/bench_weights.py --devices 2``,
+    a noisy machine): build 1.25-1.87 s (one device: 1.87-2.24 s), the reverse-mode
+    gradient of a loss of the weights 4.3-6.2 s (one device: 7.9-8.0 s); operator
+    application on weights split over devices is slower (0.89-1.54x CSR instead of
+    0.82x). Computations that mix the build with host callbacks
     (:func:`rbfopt.linsolve`) inside one ``jit`` are not supported on several devices.
 
     Raises:
       RuntimeError: if JAX's CPU backend is already initialized with another count.
     """
-    import os
-    import re
-
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n: must be a positive integer, got {n!r}")
     from jax._src import xla_bridge
