@@ -70,6 +70,11 @@ DEGENERATE_TOL = 1e-11
 COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_experimental_ynn_fusion_type": ""}
 
 
+def _on_cpu() -> bool:
+    # COMPILER_OPTIONS name XLA:CPU flags; other backends reject unknown options
+    return jax.default_backend() == "cpu"
+
+
 def _is_tracer(*xs: Any) -> bool:
     return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
 
@@ -214,7 +219,7 @@ def _jit_build(fn):
     @functools.wraps(fn)
     def call(op, data, eval_points, adjl, basis, chunk_size, solver):
         args = (op, data, eval_points, adjl, basis, chunk_size, solver)
-        if state["fast"] and np.shape(adjl)[0] >= LARGE_BUILD:
+        if state["fast"] and np.shape(adjl)[0] >= LARGE_BUILD and _on_cpu():
             try:
                 return fast(*args)
             except Exception as err:  # an older jaxlib without the option

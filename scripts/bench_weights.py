@@ -83,7 +83,9 @@ def main(argv=None):
 
     if not args.no_grad:
         # reverse-mode gradient of sum(W^2) w.r.t. all node positions
-        @functools.partial(jax.jit, compiler_options=COMPILER_OPTIONS)
+        options = COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
+
+        @functools.partial(jax.jit, compiler_options=options)
         def grad_fn(p):
             def loss(p):
                 return jnp.sum(_build(op, p, p, aj, basis, chunk, "implicit")[0] ** 2)
