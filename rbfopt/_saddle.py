@@ -76,6 +76,17 @@ class Factors(NamedTuple):
     quality: jax.Array  # (B,) >0 good; <= tiny: degenerate
 
 
+def _indices(n, like):
+    """``arange(n)[:, None]``, tied to the data ``like`` (no cost at run time).
+
+    Masks built from a loop index and a constant arange depend on no input, so
+    reverse mode's partial evaluation computes them ahead, for all steps at once, and
+    the loop reads them back by a dynamic slice per step: the Householder loop ran
+    ~3.5x slower inside gradients. Through the barrier the masks stay in the loop.
+    """
+    return lax.optimization_barrier((jnp.arange(n)[:, None], like))[0]
+
+
 def _col(X, j):
     return lax.dynamic_index_in_dim(X, j, axis=1, keepdims=False)
 
@@ -87,7 +98,7 @@ def _row(X, j):
 def factor(A: jax.Array, P: jax.Array, sign: float) -> Factors:
     """Factor the batch of saddle systems (A: (k, k, B), P: (k, M, B))."""
     k, M, B = P.shape
-    rows = jnp.arange(k)[:, None]
+    rows = _indices(k, A)
 
     def house(j, carry):
         # Householder QR of P alone: P is (k, M), cheap; A is transformed below in
@@ -112,7 +123,7 @@ def factor(A: jax.Array, P: jax.Array, sign: float) -> Factors:
 
     # Compact WY: H_0 ... H_{M-1} = I - V T V', T upper triangular,
     # T[j, j] = beta_j, T[:j, j] = -beta_j T[:j, :j] V[:, :j]' v_j.
-    m_idx = jnp.arange(M)[:, None]
+    m_idx = _indices(M, A)
 
     def wy(j, T):
         vj = _col(V, j)  # (k, B)
@@ -137,7 +148,7 @@ def factor(A: jax.Array, P: jax.Array, sign: float) -> Factors:
     n = k - M
     S = sign * At[M:, M:]
     diag_max = jnp.max(jnp.abs(jnp.diagonal(S, axis1=0, axis2=1)), axis=-1)  # (B,)
-    r_idx = jnp.arange(n)[:, None]
+    r_idx = _indices(n, A)
 
     def chol(j, carry):
         # Left-looking (Crout) column j: L[:, j] = (S[:, j] - L L[j, :]') / L[j, j].

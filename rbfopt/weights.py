@@ -85,6 +85,36 @@ def _default_chunk() -> int:
     return 128 if jax.default_backend() == "cpu" else 65536
 
 
+@jax.custom_jvp
+def _pairwise_sq_dists(Xt: jax.Array) -> jax.Array:
+    """s[i, j, b] = |X[i, :, b] - X[j, :, b]|^2 for Xt of shape (k, d, B)."""
+    s = 0.0
+    for i in range(Xt.shape[1]):
+        diff = Xt[:, None, i, :] - Xt[None, :, i, :]
+        s = s + diff * diff
+    return s
+
+
+@_pairwise_sq_dists.defjvp
+def _pairwise_sq_dists_jvp(primals, tangents):
+    r"""ds_ij = 2 (x_i - x_j).(dx_i - dx_j) = u_ij + u_ji with u_ij = 2 (x_i - x_j).dx_i.
+
+    u is stacked from its k columns u[:, j] = 2 (x - x_j).dx, so that the transpose
+    (reverse mode), ``xbar = 2 sum_j (x - x_j) (sbar + sbar')[:, j]``, is a sum of k
+    static slices, i.e. elementwise work over (k, d, B). Any broadcast of dx along j
+    transposes to a reduction, which XLA:CPU fuses into the cotangent's consumer and
+    then emits as scalar code (3 ms per chunk of 128, the largest item of a gradient).
+    """
+    (Xt,), (dXt,) = primals, tangents
+    k, d, _ = Xt.shape
+    cols = []
+    for j in range(k):
+        diff = Xt - Xt[j : j + 1]  # (k, d, B)
+        cols.append(sum(diff[:, i] * dXt[:, i] for i in range(d)))
+    u = jnp.stack(cols, axis=1)  # (k, k, B)
+    return _pairwise_sq_dists(Xt), 2.0 * (u + jnp.swapaxes(u, 0, 1))
+
+
 def local_weights(
     op: Operator,
     X: jax.Array,
@@ -98,7 +128,17 @@ def local_weights(
     X: (B, k, d) stencil points, c: (B, d) evaluation points, eps: (B,) or None.
     Returns (weights (B, k, n_out), quality (B,)).
     """
-    B, k, d = X.shape
+    return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, solver)
+
+
+def _local_weights_t(op, Xt, c, basis, eps, solver):
+    # Xt: (k, d, B), the stencil points batch-last. Taking them in this layout keeps
+    # the cotangent of the points batch-last in reverse mode: the assembly's cotangent
+    # is a reduction over the stencil's columns, and XLA:CPU fuses it into whatever
+    # consumes it; fused into a batch-first transpose it ran as scalar code (3 ms per
+    # chunk of 128, the largest item of the gradient).
+    k, d, B = Xt.shape
+    X = jnp.moveaxis(Xt, -1, 0)
     deg = basis.poly_deg
     out_shape = op.out_shape(d)
     n_out = int(np.prod(out_shape)) if out_shape else 1
@@ -115,11 +155,7 @@ def local_weights(
     # The k x k kernel blocks dominate the cost: assemble them batch-last from
     # squared distances summed coordinate by coordinate (a reduction over a short
     # trailing axis is several times slower on CPU).
-    Xt = jnp.moveaxis(X, 0, -1)  # (k, d, B)
-    s = 0.0
-    for i in range(d):
-        diff = Xt[:, None, i, :] - Xt[None, :, i, :]
-        s = s + diff * diff
+    s = _pairwise_sq_dists(Xt)
     A_t = basis.radial(s, e_b[None, None, :] if eps is not None else None)  # (k, k, B)
 
     def rhs_kernel(Xb, cb, e):
@@ -255,7 +291,11 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver):
         a = jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)], axis=0)
         return a.reshape((n_chunks, chunk_size) + a.shape[1:])
 
-    xs = (padded(X), padded(eval_points), None if eps is None else padded(eps))
+    xs = (
+        jnp.moveaxis(padded(X), 1, -1),  # (n_chunks, k, d, chunk): see _local_weights_t
+        padded(eval_points),
+        None if eps is None else padded(eps),
+    )
 
     # Rematerialized in reverse mode: the backward pass recomputes one chunk's kernel
     # blocks and factors instead of storing them for all chunks (N = 30 000: peak
@@ -263,7 +303,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver):
     @jax.checkpoint
     def body(args):
         Xc, cc, ec = args
-        return local_weights(op, Xc, cc, basis, ec, solver)
+        return _local_weights_t(op, Xc, cc, basis, ec, solver)
 
     if devices is None:
         w, q = lax.map(body, xs)
