@@ -131,7 +131,7 @@ def local_weights(
     return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, solver)
 
 
-def _local_weights_t(op, Xt, c, basis, eps, solver):
+def _local_weights_t(op, Xt, c, basis, eps, solver, large=False):
     # Xt: (k, d, B), the stencil points batch-last. Taking them in this layout keeps
     # the cotangent of the points batch-last in reverse mode: the assembly's cotangent
     # is a reduction over the stencil's columns, and XLA:CPU fuses it into whatever
@@ -184,9 +184,9 @@ def _local_weights_t(op, Xt, c, basis, eps, solver):
     if solver == "dense" or not basis.definite or M == 0 or M == k:
         w, _, q = _saddle.solve_dense(A_t, P_t, f_t, g_t)
     elif solver == "implicit":
-        w, _, q = _saddle.solve_differentiable(A_t, P_t, f_t, g_t, basis.sign)
+        w, _, q = _saddle.solve_differentiable(A_t, P_t, f_t, g_t, basis.sign, large)
     elif solver == "traced":
-        w, _, q = _saddle.solve_traced(A_t, P_t, f_t, g_t, basis.sign)
+        w, _, q = _saddle.solve_traced(A_t, P_t, f_t, g_t, basis.sign, large)
     else:
         raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
     return jnp.moveaxis(w, -1, 0), q
@@ -238,23 +238,24 @@ def _shard_devices() -> list | None:
     return None
 
 
-#: Builds with at least this many stencils are compiled with :data:`COMPILER_OPTIONS`.
-#: XLA's own loops take longer to compile (a gradient of a small build: 6.0 -> 7.3 s),
-#: which only pays off when the run time dominates.
+#: Builds with at least this many stencils are compiled with :data:`COMPILER_OPTIONS`
+#: and use the loop variants that run faster but compile slower (``_saddle.factor``'s
+#: ``large``). Both take longer to compile (a gradient of a small build: 6.0 -> 7.3 s
+#: for the options), which only pays off when the run time dominates.
 LARGE_BUILD = 16384
 
 
 def _jit_build(fn):
     # The compiler options are a property of the build, not of the caller: when the
     # build is inlined into a caller's jit the caller's options apply.
-    static = ("op", "chunk_size", "solver")
+    static = ("op", "chunk_size", "solver", "large")
     fast = jax.jit(fn, static_argnames=static, compiler_options=COMPILER_OPTIONS)
     plain = jax.jit(fn, static_argnames=static)
     state = {"fast": True}
 
     @functools.wraps(fn)
-    def call(op, data, eval_points, adjl, basis, chunk_size, solver):
-        args = (op, data, eval_points, adjl, basis, chunk_size, solver)
+    def call(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
+        args = (op, data, eval_points, adjl, basis, chunk_size, solver, large)
         if state["fast"] and np.shape(adjl)[0] >= LARGE_BUILD and _on_cpu():
             try:
                 return fast(*args)
@@ -269,9 +270,11 @@ def _jit_build(fn):
 
 
 @_jit_build
-def _build(op, data, eval_points, adjl, basis, chunk_size, solver):
+def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     X = data[adjl]  # (N_eval, k, d)
     n_eval = X.shape[0]
+    if large is None:
+        large = n_eval >= LARGE_BUILD
     eps = basis.eps
     if eps is not None:
         eps = jnp.broadcast_to(jnp.asarray(eps, data.dtype), (n_eval,))
@@ -303,7 +306,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver):
     @jax.checkpoint
     def body(args):
         Xc, cc, ec = args
-        return _local_weights_t(op, Xc, cc, basis, ec, solver)
+        return _local_weights_t(op, Xc, cc, basis, ec, solver, large)
 
     if devices is None:
         w, q = lax.map(body, xs)
