@@ -168,7 +168,15 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
         t = jnp.where(m_idx < j, t, jnp.where(m_idx == j, bj, 0.0))
         return lax.dynamic_update_index_in_dim(T, t, j, axis=1)
 
-    T = lax.fori_loop(0, M, wy, jnp.zeros((M, M, B), P.dtype))
+    if large:  # the same recurrence, unrolled, on the Gram matrix V'V
+        G = _matmul(jnp.swapaxes(V, 0, 1), V)  # (M, M, B)
+        cols = []
+        for j in range(M):
+            t = [-beta[j] * sum(cols[q][p] * G[q, j] for q in range(j)) for p in range(j)]
+            cols.append(jnp.stack(t + [beta[j]] + [jnp.zeros_like(beta[j])] * (M - j - 1)))
+        T = jnp.stack(cols, axis=1)
+    else:
+        T = lax.fori_loop(0, M, wy, jnp.zeros((M, M, B), P.dtype))
     # Q' A Q = A - V Z' - Z2 V' with Y = A V, Z = Y T, C = T' V' Z, Z2 = Z - V C.
     Y = _matmul(A, V)  # (k, M, B)
     Z = _matmul(Y, T)
