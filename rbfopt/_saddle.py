@@ -9,7 +9,8 @@ Null-space method (per stencil, vectorized across the batch axis, which is kept
 last so every step is an elementwise operation over contiguous length-B vectors):
 
 1. Householder QR of P: ``Q' P = [R; 0]`` with ``Q = H_0 ... H_{M-1}``,
-   ``H_j = I - beta_j v_j v_j'``. ``A~ = Q' A Q`` is formed by two-sided updates.
+   ``H_j = I - beta_j v_j v_j'``; in compact WY form ``Q = I - V T V'``, so
+   ``A~ = Q' A Q`` is one rank-2M update and Q, Q' are applied by small products.
 2. With ``u = Q' w``: ``R' u1 = g``; ``A~22 u2 = f~2 - A~21 u1``; ``R l = f~1 -
    A~11 u1 - A~12 u2``; ``w = Q u``.
 3. For a kernel that is conditionally positive definite of order ``<= poly_deg + 1``,
@@ -19,9 +20,9 @@ The factorization is computed once (:func:`factor`) and reused by :func:`solve` 
 every right-hand side: the primal solve, the tangent solve of forward mode and the
 transposed solve of reverse mode (the matrix is symmetric).
 
-:func:`factor` also reports per-stencil quality: ``rel_pivot`` is
-``min(|R_jj|) / max(|R_jj|)`` times ``min(chol pivot^2) / max(diag A~22)``-like
-ratio; tiny or non-positive values flag stencils that are not unisolvent or have
+:func:`factor` also reports per-stencil quality: the smaller of
+``min(|R_jj|) / max(|R_jj|)`` and ``min(Cholesky pivot) / max(diag sign * A~22)``;
+tiny, non-positive or NaN values flag stencils that are not unisolvent or have
 coincident points.
 
 Layout (measured on CPU, it decides the speed): reductions run over a *middle* axis
@@ -34,17 +35,25 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
 * YNNPACK fusions (the default for reductions/contractions) are ~1.7x slower than
   XLA's own loops on these blocks: large builds are compiled with
   ``weights.COMPILER_OPTIONS``.
-* A fusion that reads a ``dynamic_slice`` at a loop index in a non-leading axis (the
-  ``_col``/``_row`` reads inside ``fori_loop`` bodies) is emitted as *scalar* code,
-  the offset reloaded per element (~3 ns per element). The Householder loop below is
-  the largest item of the build for that reason (profile, N = 30 000: 278 ms of
-  ~1.1 s). Keeping its column at a static position and rotating the carried columns
-  instead (static slices + concatenate) vectorizes it: 175 ms, build 0.745 -> 0.605 s,
-  but each *gradient* of a build then compiled 2.3 s longer (7.2 -> 9.5 s), which the
-  test suite's budget could not take; not applied. The Cholesky loop
-  is ~25% of the build (ablation at N = 100 000: 1.55 -> 1.16 s without it); the
-  same rotation applied to its columns of L made it 2.5x *slower* (a full copy of L
-  per step), so it still writes a column per step.
+* A fusion that reads a ``dynamic_slice`` at a loop index (the ``_col``/``_row`` reads
+  inside ``fori_loop`` bodies) is emitted as *scalar* code, the offset reloaded per
+  element (~3 ns per element); moving the index to the leading axis does not help.
+  Builds of many stencils (``factor(..., large=True)``, chosen by
+  ``weights.LARGE_BUILD`` on CPU) therefore unroll the M Householder steps and the WY
+  recurrence (static slices: 139 -> 69 ms per 30 000 stencils for the QR) and block the
+  Cholesky by 8 columns (192 -> 127 ms), at ~1 s more compile time per build and per
+  gradient; small builds keep the compact loops, whose compile time the test suite and
+  the studies' many small builds pay. On GPU both variants run equally fast.
+* Loops of many steps with little work per step (the triangular solves: 24 steps of
+  (24, n_out, B)) cost ~2-4 us of dispatch per step; Q is applied in compact WY form
+  (three small products) instead of a loop over the reflectors.
+* In reverse mode, JAX's partial evaluation computes values that depend only on the
+  loop index (the masks) ahead of the loop, stacked, and the loop reads them back per
+  step by a dynamic slice (the QR ran ~3.5x slower inside gradients): the index arrays
+  pass through ``lax.optimization_barrier`` tied to the data (:func:`_indices`).
+* Ablation at N = 100 000 (one device, large path, build ~1.35 s): factorization
+  ~0.6 s (of which the rank-2M projection ``Q' A Q`` ~0.45 s, ~4 GFLOP/s), the
+  solves ~0.25 s, assembly, right-hand sides and the chunk loop the rest.
 * XLA fuses cheap producers into reductions and recomputes them per reduced element
   (the kernel assembly ended up inside a rank-12 update, 12x over);
   ``lax.optimization_barrier`` does not stop this on CPU; a producer that is itself a
@@ -145,16 +154,23 @@ def _householder_unrolled(P, rows):
     return jnp.swapaxes(Pt, 0, 1), jnp.stack(vs, axis=1), jnp.stack(bs, axis=0)
 
 
+#: Large builds unroll the Householder QR only up to this many monomials (2-D degree 3,
+#: 3-D degree 2); its unrolled WY recurrence grows like M^3 in compile time.
+UNROLL_MAX_M = 10
+
+
 def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Factors:
     """Factor the batch of saddle systems (A: (k, k, B), P: (k, M, B)).
 
     ``large`` selects loops that run faster on XLA:CPU but take longer to compile
-    (:func:`_householder_unrolled`, :func:`_cholesky_blocked`; ~+0.5 s per compile):
+    (:func:`_householder_unrolled` up to :data:`UNROLL_MAX_M` monomials,
+    :func:`_cholesky_blocked`; ~1 s more per compile of a build or of its gradient):
     worth it for builds of many chunks, not for the many small builds of a study.
     Both variants compute the same factors up to round-off.
     """
     k, M, B = P.shape
-    P, V, beta = (_householder_unrolled if large else _householder)(P, _indices(k, A))
+    unroll = large and M <= UNROLL_MAX_M
+    P, V, beta = (_householder_unrolled if unroll else _householder)(P, _indices(k, A))
 
     # Compact WY: H_0 ... H_{M-1} = I - V T V', T upper triangular,
     # T[j, j] = beta_j, T[:j, j] = -beta_j T[:j, :j] V[:, :j]' v_j.
@@ -168,7 +184,7 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
         t = jnp.where(m_idx < j, t, jnp.where(m_idx == j, bj, 0.0))
         return lax.dynamic_update_index_in_dim(T, t, j, axis=1)
 
-    if large:  # the same recurrence, unrolled, on the Gram matrix V'V
+    if unroll:  # the same recurrence, unrolled, on the Gram matrix V'V
         G = _matmul(jnp.swapaxes(V, 0, 1), V)  # (M, M, B)
         cols = []
         for j in range(M):

@@ -65,11 +65,15 @@ def test_householder_gives_orthogonal_q_and_triangular_r(unrolled):
     np.testing.assert_allclose(At, np.eye(k)[None].repeat(B, 0), atol=1e-13)
 
 
-@pytest.mark.parametrize(("d", "deg", "opname"), [(2, 2, "laplacian"), (3, 3, "gradient")])
+@pytest.mark.parametrize(
+    ("d", "deg", "opname"),
+    [(2, 2, "laplacian"), (3, 2, "gradient"), (3, 3, "partial1_2")],  # the last: M > 10
+)
 def test_large_build_path_is_exact(d, deg, opname):
     """The large-build loops (unrolled Householder, blocked Cholesky) reproduce the
     derivatives of every monomial of degree <= poly_deg, like the small-build loops."""
     basis = ro.PHS(5 if deg == 3 else 3, poly_deg=deg)
+    assert (ro.num_monomials(d, deg) <= _saddle.UNROLL_MAX_M) == (deg == 2)
     x, y = problem(d)
     adjl = ro.find_neighbors(x, 2 * ro.num_monomials(d, deg) + 2, y)
     op = make_op(opname, d)
