@@ -250,10 +250,10 @@ def _cholesky_blocked(S):
     """:func:`_cholesky`, blocked left-looking (Crout).
 
     For the columns [r0, r1) of a block, the finished columns (< r0) contribute one
-    static product, and the loop over the block's
-    columns reads only its panel L[r0:, r0:r1], not all n x n of L. The unblocked loop
-    was bound by those reads (n = 24, B = 128: 192 -> 127 ms per 30 000 stencils;
-    blocks of 4: 117 ms but twice the compile time).
+    static product, and the loop over the block's columns reads only its panel
+    L[r0:, r0:r1], not all n x n of L. The unblocked loop was bound by those reads
+    (n = 24, B = 128: 192 -> 127 ms per 30 000 stencils; blocks of 4: 117 ms but twice
+    the compile time).
     """
     n, _, B = S.shape
     L = jnp.zeros_like(S)
