@@ -164,9 +164,9 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
 
     ``large`` selects loops that run faster on XLA:CPU but take longer to compile
     (:func:`_householder_unrolled` up to :data:`UNROLL_MAX_M` monomials,
-    :func:`_cholesky_blocked`; ~1 s more per compile of a build or of its gradient):
-    worth it for builds of many chunks, not for the many small builds of a study.
-    Both variants compute the same factors up to round-off.
+    :func:`_cholesky` in blocks of :data:`CHOL_BLOCK`; ~1 s more per compile of a
+    build or of its gradient): worth it for builds of many chunks, not for the many
+    small builds of a study. Both variants compute the same factors up to round-off.
     """
     k, M, B = P.shape
     unroll = large and M <= UNROLL_MAX_M
@@ -174,17 +174,7 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
 
     # Compact WY: H_0 ... H_{M-1} = I - V T V', T upper triangular,
     # T[j, j] = beta_j, T[:j, j] = -beta_j T[:j, :j] V[:, :j]' v_j.
-    m_idx = _indices(M, A)
-
-    def wy(j, T):
-        vj = _col(V, j)  # (k, B)
-        u = jnp.where(m_idx < j, jnp.sum(V * vj[:, None, :], axis=0), 0.0)  # (M, B)
-        bj = _row(beta, j)
-        t = -bj * jnp.sum(T * u[None], axis=1)  # (M, B)
-        t = jnp.where(m_idx < j, t, jnp.where(m_idx == j, bj, 0.0))
-        return lax.dynamic_update_index_in_dim(T, t, j, axis=1)
-
-    if unroll:  # the same recurrence, unrolled, on the Gram matrix V'V
+    if unroll:  # on the Gram matrix V'V, static slices only
         G = _matmul(jnp.swapaxes(V, 0, 1), V)  # (M, M, B)
         cols = []
         for j in range(M):
@@ -192,6 +182,16 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
             cols.append(jnp.stack(t + [beta[j]] + [jnp.zeros_like(beta[j])] * (M - j - 1)))
         T = jnp.stack(cols, axis=1)
     else:
+        m_idx = _indices(M, A)
+
+        def wy(j, T):
+            vj = _col(V, j)  # (k, B)
+            u = jnp.where(m_idx < j, jnp.sum(V * vj[:, None, :], axis=0), 0.0)  # (M, B)
+            bj = _row(beta, j)
+            t = -bj * jnp.sum(T * u[None], axis=1)  # (M, B)
+            t = jnp.where(m_idx < j, t, jnp.where(m_idx == j, bj, 0.0))
+            return lax.dynamic_update_index_in_dim(T, t, j, axis=1)
+
         T = lax.fori_loop(0, M, wy, jnp.zeros((M, M, B), P.dtype))
     # Q' A Q = A - V Z' - Z2 V' with Y = A V, Z = Y T, C = T' V' Z, Z2 = Z - V C.
     Y = _matmul(A, V)  # (k, M, B)
@@ -207,7 +207,7 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
     n = k - M
     S = sign * At[M:, M:]
     diag_max = jnp.max(jnp.abs(jnp.diagonal(S, axis1=0, axis2=1)), axis=-1)  # (B,)
-    L, minpiv = (_cholesky_blocked if large else _cholesky)(S)
+    L, minpiv = _cholesky(S, CHOL_BLOCK if large else None)
     if M:
         rd = jnp.abs(jnp.diagonal(R, axis1=0, axis2=1))  # (B, M)
         q_poly = jnp.min(rd, axis=-1) / jnp.maximum(jnp.max(rd, axis=-1), 1e-300)
@@ -222,44 +222,27 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
     return Factors(V, T, R, At, L, sign, quality)
 
 
-def _cholesky(S):
-    """Lower Cholesky factors of S (n, n, B) and the smallest pivot of each (B,)."""
-    n, _, B = S.shape
-    r_idx = _indices(n, S)
-
-    def chol(j, carry):
-        # Left-looking (Crout) column j: L[:, j] = (S[:, j] - L L[j, :]') / L[j, j].
-        # One read of L per column (columns >= j of L are still zero), one column write.
-        L, minpiv = carry
-        lj = _row(L, j)  # (n, B): row j of L
-        col = _col(S, j) - jnp.sum(L * lj[None], axis=1)  # (n, B)
-        piv = _row(col, j)
-        minpiv = jnp.minimum(minpiv, piv)
-        sq = jnp.sqrt(piv)
-        newcol = jnp.where(r_idx > j, col / sq, jnp.where(r_idx == j, sq, 0.0))
-        return lax.dynamic_update_index_in_dim(L, newcol, j, axis=1), minpiv
-
-    return lax.fori_loop(0, n, chol, (jnp.zeros_like(S), jnp.full((B,), jnp.inf, S.dtype)))
-
-
-#: Column block of :func:`_cholesky_blocked`.
+#: Column block of the Cholesky factorization of large builds.
 CHOL_BLOCK = 8
 
 
-def _cholesky_blocked(S):
-    """:func:`_cholesky`, blocked left-looking (Crout).
+def _cholesky(S, block=None):
+    """Lower Cholesky factors of S (n, n, B) and the smallest pivot of each (B,).
 
-    For the columns [r0, r1) of a block, the finished columns (< r0) contribute one
-    static product, and the loop over the block's columns reads only its panel
-    L[r0:, r0:r1], not all n x n of L. The unblocked loop was bound by those reads
-    (n = 24, B = 128: 192 -> 127 ms per 30 000 stencils; blocks of 4: 117 ms but twice
-    the compile time).
+    Left-looking (Crout): column j is ``L[:, j] = (S[:, j] - L L[j, :]') / L[j, j]``.
+    Blocked by ``block`` columns (default: one block of n): for the columns [r0, r1)
+    of a block, the finished columns (< r0) contribute one static product, and the loop
+    over the block's columns reads only its panel L[r0:, r0:r1], not all n x n of L.
+    The unblocked loop is bound by those reads (n = 24, B = 128: 192 -> 127 ms per
+    30 000 stencils with blocks of :data:`CHOL_BLOCK`; blocks of 4: 117 ms but twice
+    the compile time), but compiles faster.
     """
     n, _, B = S.shape
+    block = n if block is None else block
     L = jnp.zeros_like(S)
     minpiv = jnp.full((B,), jnp.inf, S.dtype)
-    for r0 in range(0, n, CHOL_BLOCK):
-        r1 = min(r0 + CHOL_BLOCK, n)
+    for r0 in range(0, n, block):
+        r1 = min(r0 + block, n)
         panel = S[r0:, r0:r1]  # (n - r0, r1 - r0, B)
         if r0:
             left = L[r0:, :r0]
@@ -267,7 +250,7 @@ def _cholesky_blocked(S):
         rows = _indices(n - r0, S)
 
         def column(j, carry, panel=panel, rows=rows):
-            # L[:, j] = (S[:, j] - L L[j, :]') / L[j, j], rows r0.. of the block's panel
+            # rows r0.. of column r0 + j; the panel's columns >= j are still zero
             Lp, minpiv = carry
             lj = _row(Lp, j)  # (r1 - r0, B): row j of the panel
             col = _col(panel, j) - jnp.sum(Lp * lj[None], axis=1)  # (n - r0, B)
@@ -278,7 +261,7 @@ def _cholesky_blocked(S):
             return lax.dynamic_update_index_in_dim(Lp, newcol, j, axis=1), minpiv
 
         Lp, minpiv = lax.fori_loop(0, r1 - r0, column, (jnp.zeros_like(panel), minpiv))
-        L = L.at[r0:, r0:r1].set(Lp)
+        L = Lp if r1 - r0 == n else L.at[r0:, r0:r1].set(Lp)
     return L, minpiv
 
 

@@ -82,7 +82,7 @@ def _is_tracer(*xs: Any) -> bool:
 def _default_chunk() -> int:
     # Small chunks keep the (k, k, B) blocks cache-resident on CPU; on GPUs wide
     # batches are what fill the device.
-    return 128 if jax.default_backend() == "cpu" else 65536
+    return 128 if _on_cpu() else 65536
 
 
 @jax.custom_jvp
@@ -245,6 +245,12 @@ def _shard_devices() -> list | None:
 LARGE_BUILD = 16384
 
 
+def _is_large(n_eval: int) -> bool:
+    # COMPILER_OPTIONS are XLA:CPU flags; the unrolled loops gain nothing on GPU (H100,
+    # N = 100 000: 0.024 s either way) and cost compile time there (3.9 -> 8.7 s)
+    return n_eval >= LARGE_BUILD and _on_cpu()
+
+
 def _jit_build(fn):
     # The compiler options are a property of the build, not of the caller: when the
     # build is inlined into a caller's jit the caller's options apply.
@@ -256,7 +262,7 @@ def _jit_build(fn):
     @functools.wraps(fn)
     def call(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         args = (op, data, eval_points, adjl, basis, chunk_size, solver, large)
-        if state["fast"] and np.shape(adjl)[0] >= LARGE_BUILD and _on_cpu():
+        if state["fast"] and _is_large(np.shape(adjl)[0]):
             try:
                 return fast(*args)
             except Exception as err:  # an older jaxlib without the option
@@ -274,9 +280,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     X = data[adjl]  # (N_eval, k, d)
     n_eval = X.shape[0]
     if large is None:
-        # the unrolled loops gain nothing on GPU (H100, N = 100 000: 0.024 s either
-        # way) and cost compile time there (3.9 -> 8.7 s)
-        large = n_eval >= LARGE_BUILD and _on_cpu()
+        large = _is_large(n_eval)
     eps = basis.eps
     if eps is not None:
         eps = jnp.broadcast_to(jnp.asarray(eps, data.dtype), (n_eval,))

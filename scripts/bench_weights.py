@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.weights import COMPILER_OPTIONS, _build
+from rbfopt.weights import COMPILER_OPTIONS, _build, _on_cpu
 
 
 def best_of(fn, repeat):
@@ -83,7 +83,7 @@ def main(argv=None):
 
     if not args.no_grad:
         # reverse-mode gradient of sum(W^2) w.r.t. all node positions
-        options = COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
+        options = COMPILER_OPTIONS if _on_cpu() else None
 
         @functools.partial(jax.jit, compiler_options=options)
         def grad_fn(p):

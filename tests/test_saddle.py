@@ -31,8 +31,9 @@ def _spd_batch(n, seed=0):
 @pytest.mark.parametrize("blocked", [False, True])
 def test_cholesky_matches_lapack(n, blocked):
     S = _spd_batch(n)
-    chol = _saddle._cholesky_blocked if blocked else _saddle._cholesky
-    L, minpiv = jax.jit(chol)(jnp.asarray(np.moveaxis(S, 0, -1)))
+    block = _saddle.CHOL_BLOCK if blocked else None
+    chol = jax.jit(_saddle._cholesky, static_argnums=1)
+    L, minpiv = chol(jnp.asarray(np.moveaxis(S, 0, -1)), block)
     L = np.moveaxis(np.asarray(L), -1, 0)
     L_ref = np.linalg.cholesky(S)
     np.testing.assert_allclose(L, L_ref, rtol=1e-12, atol=1e-12 * np.abs(L_ref).max())
