@@ -54,23 +54,34 @@ def exponents(d: int, deg: int) -> np.ndarray:
     return _exponents(int(d), int(deg))
 
 
-def monomials(x: jnp.ndarray, deg: int) -> jnp.ndarray:
-    """Evaluate all monomials of degree ``<= deg`` at ``x`` (shape ``(..., d)``).
+def monomials(x: jnp.ndarray, deg: int, axis: int = -1) -> jnp.ndarray:
+    """Evaluate all monomials of degree ``<= deg`` at ``x`` (coordinates along ``axis``).
 
-    Returns shape ``(..., M)`` in the order of :func:`exponents`. Powers are built by
-    repeated multiplication (no ``pow``), so every derivative is finite at ``x = 0``.
+    ``x`` of shape ``(..., d)`` gives shape ``(..., M)`` in the order of
+    :func:`exponents`; with ``axis`` given, the coordinates are read from and the
+    monomials stacked along that axis (e.g. ``(d, k, B) -> (M, k, B)`` for ``axis=0``:
+    batch-last callers need no transpose). Powers are built by repeated multiplication
+    (no ``pow``), so every derivative is finite at ``x = 0``; each monomial is a product
+    of static slices (no gather).
     """
     x = jnp.asarray(x)
-    d = x.shape[-1]
+    axis = axis % x.ndim
+    d = x.shape[axis]
     exps = exponents(d, deg)
+    coords = [jnp.take(x, i, axis=axis) for i in range(d)]
     if exps.shape[0] == 0:
-        return jnp.zeros(x.shape[:-1] + (0,), dtype=x.dtype)
-    # powers[..., i, a] = x_i ** a for a = 0..deg
-    pw = [jnp.ones_like(x)]
-    for _ in range(deg):
-        pw.append(pw[-1] * x)
-    powers = jnp.stack(pw, axis=-1)  # (..., d, deg+1)
-    out = powers[..., 0, exps[:, 0]]
-    for i in range(1, d):
-        out = out * powers[..., i, exps[:, i]]
-    return out
+        return jnp.zeros(coords[0].shape[:axis] + (0,) + coords[0].shape[axis:], x.dtype)
+    # powers[i][a] = x_i ** a for a = 0..deg
+    powers = []
+    for xi in coords:
+        pw = [jnp.ones_like(xi)]
+        for _ in range(deg):
+            pw.append(pw[-1] * xi)
+        powers.append(pw)
+    cols = []
+    for e in exps:
+        out = powers[0][e[0]]
+        for i in range(1, d):
+            out = out * powers[i][e[i]]
+        cols.append(out)
+    return jnp.stack(cols, axis=axis)

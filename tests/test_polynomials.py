@@ -42,6 +42,18 @@ def test_evaluation_matches_powers(d, rng):
     assert ro.monomials(jnp.asarray(x), -1).shape == (7, 0)
 
 
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_coordinate_axis(d, rng):
+    # batch-last layout (k, d, B): coordinates and monomials along axis 1
+    deg = 3
+    x = rng.uniform(-2, 2, size=(5, d, 4))
+    got = ro.monomials(jnp.asarray(x), deg, axis=1)
+    e = ro.exponents(d, deg)
+    expected = np.prod(x[:, None, :, :] ** e[None, :, :, None], axis=2)
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+    assert ro.monomials(jnp.asarray(x), -1, axis=1).shape == (5, 0, 4)
+
+
 def test_derivatives_at_origin_are_finite_and_exact():
     # d/dx of x^a y^b at 0 is 1 for (1, 0) and 0 otherwise
     J = jax.jit(jax.jacfwd(lambda x: ro.monomials(x, 3)))(jnp.zeros(2))
