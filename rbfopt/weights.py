@@ -65,9 +65,14 @@ DEGENERATE_TOL = 1e-11
 #: ``jax.jit(f, compiler_options=COMPILER_OPTIONS)``).
 #: jaxlib >= 0.8 hands reductions and small contractions on CPU to YNNPACK fusions; for
 #: the batch-last (k, k, B) blocks of the local solves XLA's own loops are ~1.7x faster
-#: (N = 100 000, k = 30: build 3.4 s -> 2.0 s, scripts/bench_weights.py). Older jaxlibs
-#: without the option compile without it.
-COMPILER_OPTIONS: dict[str, Any] = {"xla_cpu_experimental_ynn_fusion_type": ""}
+#: (N = 100 000, k = 30: build 3.4 s -> 2.0 s, scripts/bench_weights.py). XLA:CPU emits
+#: 256-bit vectors by default; 512-bit ones, where the CPU has them (AVX-512), build
+#: ~1.15x faster (N = 100 000, in-process A/B). Older jaxlibs without these options
+#: compile without them.
+COMPILER_OPTIONS: dict[str, Any] = {
+    "xla_cpu_experimental_ynn_fusion_type": "",
+    "xla_cpu_prefer_vector_width": 512,
+}
 
 
 def _on_cpu() -> bool:
@@ -131,25 +136,53 @@ def local_weights(
     return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, solver)
 
 
-def _local_weights_t(op, Xt, c, basis, eps, solver, large=False):
+def _rhs(op, X, c, basis, eps):
+    """Per-stencil scale and right-hand sides (batch-first).
+
+    X: (B, k, d), c: (B, d), eps: (B,) or None. Returns h (B,), the stencil radius that
+    scales the monomials; f (B, k, n_out), the operator applied to the kernels; g
+    (B, M, n_out), the operator applied to the monomials. Elementwise work over the
+    stencils: large builds compute it for all stencils at once, before the chunk loop
+    (inside it, XLA:CPU fused this batch-first computation and its move to batch-last
+    into each reduction that reads it, recomputing it there as scalar code).
+    """
+    B, k, d = X.shape
+    out_shape = op.out_shape(d)
+    n_out = int(np.prod(out_shape)) if out_shape else 1
+    c0 = lax.stop_gradient(c)
+    h = lax.stop_gradient(jnp.max(jnp.sqrt(jnp.sum((X - c0[:, None]) ** 2, axis=-1)), axis=1))
+    h = jnp.where(h > 0, h, 1.0)
+    e_b = eps if eps is not None else jnp.zeros((B,), X.dtype)
+
+    def rhs_kernel(Xb, cb, e):
+        def one(xj):
+            return op(lambda x: basis.profile(x - xj, e))(cb)
+
+        return jax.vmap(one)(Xb)  # (k, *out)
+
+    f = jax.vmap(rhs_kernel)(X, c, e_b).reshape(B, k, n_out)
+
+    def rhs_poly(cb, c0b, hb):
+        g = op(lambda x: monomials((x - c0b) / hb, basis.poly_deg))(cb)  # (*out, M)
+        return g.reshape(n_out, -1).T
+
+    return h, f, jax.vmap(rhs_poly)(c, c0, h)
+
+
+def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None):
     # Xt: (k, d, B), the stencil points batch-last. Taking them in this layout keeps
     # the cotangent of the points batch-last in reverse mode: the assembly's cotangent
     # is a reduction over the stencil's columns, and XLA:CPU fuses it into whatever
     # consumes it; fused into a batch-first transpose it ran as scalar code (3 ms per
     # chunk of 128, the largest item of the gradient).
+    # rhs: (h (B,), f (k, n_out, B), g (M, n_out, B)) when computed ahead (_rhs).
     k, d, B = Xt.shape
     X = jnp.moveaxis(Xt, -1, 0)
-    deg = basis.poly_deg
-    out_shape = op.out_shape(d)
-    n_out = int(np.prod(out_shape)) if out_shape else 1
-
-    c0 = lax.stop_gradient(c)
-    h = lax.stop_gradient(jnp.max(jnp.sqrt(jnp.sum((X - c0[:, None]) ** 2, axis=-1)), axis=1))
-    h = jnp.where(h > 0, h, 1.0)
-
-    def kernel(z, e):
-        return basis.profile(z, e)
-
+    if rhs is None:
+        h, f, g = _rhs(op, X, c, basis, eps)
+        f_t, g_t = jnp.moveaxis(f, 0, -1), jnp.moveaxis(g, 0, -1)
+    else:
+        h, f_t, g_t = rhs
     e_b = eps if eps is not None else jnp.zeros((B,), X.dtype)
 
     # The k x k kernel blocks dominate the cost: assemble them batch-last from
@@ -157,25 +190,8 @@ def _local_weights_t(op, Xt, c, basis, eps, solver, large=False):
     # trailing axis is several times slower on CPU).
     s = _pairwise_sq_dists(Xt)
     A_t = basis.radial(s, e_b[None, None, :] if eps is not None else None)  # (k, k, B)
-
-    def rhs_kernel(Xb, cb, e):
-        def one(xj):
-            return op(lambda x: kernel(x - xj, e))(cb)
-
-        return jax.vmap(one)(Xb)  # (k, *out)
-
-    f = jax.vmap(rhs_kernel)(X, c, e_b).reshape(B, k, n_out)
-
-    def poly(Xb, cb, c0b, hb):
-        P = monomials((Xb - c0b) / hb, deg)  # (k, M)
-        g = op(lambda x: monomials((x - c0b) / hb, deg))(cb)  # (*out, M)
-        return P, g.reshape(n_out, -1)
-
-    P, g = jax.vmap(poly)(X, c, c0, h)  # (B, k, M), (B, n_out, M)
-
-    P_t = jnp.moveaxis(P, 0, -1)
-    f_t = jnp.moveaxis(f, 0, -1)  # (k, n_out, B)
-    g_t = jnp.transpose(g, (2, 1, 0))  # (M, n_out, B)
+    c0 = lax.stop_gradient(c).T  # (d, B)
+    P_t = monomials((Xt - c0[None]) / h, basis.poly_deg, axis=1)  # (k, M, B)
     if solver not in ("implicit", "traced", "dense"):
         raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
     # The null-space solver needs 0 < M < k (its loops index the polynomial block and
@@ -253,7 +269,8 @@ def _is_large(n_eval: int) -> bool:
 
 def _jit_build(fn):
     # The compiler options are a property of the build, not of the caller: when the
-    # build is inlined into a caller's jit the caller's options apply.
+    # build is inlined into a caller's jit (traced arguments; JAX accepts options only
+    # on a top-level jit) the caller's options apply.
     static = ("op", "chunk_size", "solver", "large")
     fast = jax.jit(fn, static_argnames=static, compiler_options=COMPILER_OPTIONS)
     plain = jax.jit(fn, static_argnames=static)
@@ -262,11 +279,12 @@ def _jit_build(fn):
     @functools.wraps(fn)
     def call(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         args = (op, data, eval_points, adjl, basis, chunk_size, solver, large)
-        if state["fast"] and _is_large(np.shape(adjl)[0]):
+        traced = _is_tracer(data, eval_points, adjl, basis)
+        if state["fast"] and not traced and _is_large(np.shape(adjl)[0]):
             try:
                 return fast(*args)
-            except Exception as err:  # an older jaxlib without the option
-                if "ynn" not in str(err).lower():
+            except Exception as err:  # an older jaxlib without the options
+                if "compile option" not in str(err).lower():
                     raise
                 state["fast"] = False
         return plain(*args)
@@ -300,10 +318,12 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         a = jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)], axis=0)
         return a.reshape((n_chunks, chunk_size) + a.shape[1:])
 
+    h, f, g = _rhs(op, X, eval_points, basis, eps)
     xs = (
         jnp.moveaxis(padded(X), 1, -1),  # (n_chunks, k, d, chunk): see _local_weights_t
         padded(eval_points),
         None if eps is None else padded(eps),
+        (padded(h), jnp.moveaxis(padded(f), 1, -1), jnp.moveaxis(padded(g), 1, -1)),
     )
 
     # Rematerialized in reverse mode: the backward pass recomputes one chunk's kernel
@@ -311,17 +331,17 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     # memory 2.45 -> 0.63 GB and the gradient 1.4x faster, less memory traffic).
     @jax.checkpoint
     def body(args):
-        Xc, cc, ec = args
-        return _local_weights_t(op, Xc, cc, basis, ec, solver, large)
+        Xc, cc, ec, rhs = args
+        return _local_weights_t(op, Xc, cc, basis, ec, solver, large, rhs)
 
     if devices is None:
-        w, q = lax.map(body, xs)
+        w, q = _map_carried(body, xs)
     else:
         from jax.sharding import Mesh, PartitionSpec
 
         spec = PartitionSpec("stencils")
         w, q = jax.shard_map(
-            lambda xs: lax.map(body, xs),
+            lambda xs: _map_carried(body, xs),
             mesh=Mesh(np.array(devices), ("stencils",)),
             in_specs=(spec,),
             out_specs=(spec, spec),
@@ -332,6 +352,25 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     w = w.reshape((n_chunks * chunk_size,) + w.shape[2:])[:n_eval]
     q = q.reshape(-1)[:n_eval]
     return _mask_degenerate(w, q)
+
+
+def _map_carried(f, xs):
+    """``lax.map(f, xs)`` where ``f`` reads its slice of ``xs`` from the loop carry.
+
+    In ``lax.map`` the body reads ``xs[i]`` by a dynamic slice at the loop index, which
+    XLA:CPU fuses into the slice's consumers and then emits as scalar code: the kernel
+    assembly of a chunk (k x k x B squared distances and r^3) ran ~3x slower than on a
+    materialized input. Here step i computes ``f`` on the slice carried in from step
+    i - 1 and hands on slice i + 1 (the last step's hand-on is a discarded copy of the
+    first slice), so every consumer reads a loop parameter.
+    """
+    first = jax.tree_util.tree_map(lambda a: a[0], xs)
+    rest = jax.tree_util.tree_map(lambda a: jnp.concatenate([a[1:], a[:1]], axis=0), xs)
+
+    def step(cur, nxt):
+        return nxt, f(cur)
+
+    return lax.scan(step, first, rest)[1]
 
 
 def _mask_degenerate(w, q):
