@@ -295,8 +295,7 @@ def _jit_build(fn):
 
 @_jit_build
 def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
-    X = data[adjl]  # (N_eval, k, d)
-    n_eval = X.shape[0]
+    n_eval = adjl.shape[0]
     if large is None:
         large = _is_large(n_eval)
     eps = basis.eps
@@ -304,7 +303,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         eps = jnp.broadcast_to(jnp.asarray(eps, data.dtype), (n_eval,))
     n_chunks = -(-n_eval // chunk_size)
     if n_chunks <= 1:
-        return _mask_degenerate(*local_weights(op, X, eval_points, basis, eps, solver))
+        return _mask_degenerate(*local_weights(op, data[adjl], eval_points, basis, eps, solver))
     devices = _shard_devices()
     if devices is not None and n_chunks >= 2 * len(devices):
         n_chunks = -(-n_chunks // len(devices)) * len(devices)
@@ -315,16 +314,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     def padded(a):
         # repeat the last row: padded stencils stay valid, so no NaN reaches the
         # (discarded) padding in either derivative mode
-        a = jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)], axis=0)
-        return a.reshape((n_chunks, chunk_size) + a.shape[1:])
-
-    h, f, g = _rhs(op, X, eval_points, basis, eps)
-    xs = (
-        jnp.moveaxis(padded(X), 1, -1),  # (n_chunks, k, d, chunk): see _local_weights_t
-        padded(eval_points),
-        None if eps is None else padded(eps),
-        (padded(h), jnp.moveaxis(padded(f), 1, -1), jnp.moveaxis(padded(g), 1, -1)),
-    )
+        return jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)], axis=0)
 
     # Rematerialized in reverse mode: the backward pass recomputes one chunk's kernel
     # blocks and factors instead of storing them for all chunks (N = 30 000: peak
@@ -334,21 +324,39 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         Xc, cc, ec, rhs = args
         return _local_weights_t(op, Xc, cc, basis, ec, solver, large, rhs)
 
+    def run(data, eval_points, adjl, eps):
+        # the stencils of one device: gather, right-hand sides and the chunk loop
+        X = data[adjl]  # (n, k, d)
+        h, f, g = _rhs(op, X, eval_points, basis, eps)
+
+        def chunked(a):
+            return a.reshape((-1, chunk_size) + a.shape[1:])
+
+        xs = (
+            jnp.moveaxis(chunked(X), 1, -1),  # (chunks, k, d, chunk): see _local_weights_t
+            chunked(eval_points),
+            None if eps is None else chunked(eps),
+            (chunked(h), jnp.moveaxis(chunked(f), 1, -1), jnp.moveaxis(chunked(g), 1, -1)),
+        )
+        return _map_carried(body, xs)
+
+    args = (padded(eval_points), padded(adjl), None if eps is None else padded(eps))
     if devices is None:
-        w, q = _map_carried(body, xs)
+        w, q = run(data, *args)
     else:
         from jax.sharding import Mesh, PartitionSpec
 
         spec = PartitionSpec("stencils")
+        # Each device gathers its own stencils from a copy of the nodes; in reverse mode
+        # the nodes' cotangents of the devices are summed (shard_map transposes an
+        # unsplit input to a psum).
         w, q = jax.shard_map(
-            lambda xs: _map_carried(body, xs),
+            run,
             mesh=Mesh(np.array(devices), ("stencils",)),
-            in_specs=(spec,),
+            in_specs=(PartitionSpec(), spec, spec, spec),
             out_specs=(spec, spec),
-            # every input is split along the stencil axis, nothing is replicated, so
-            # no cross-device sum is needed in either AD mode
             check_vma=False,
-        )(xs)
+        )(data, *args)
     w = w.reshape((n_chunks * chunk_size,) + w.shape[2:])[:n_eval]
     q = q.reshape(-1)[:n_eval]
     return _mask_degenerate(w, q)
