@@ -51,9 +51,16 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
   loop index (the masks) ahead of the loop, stacked, and the loop reads them back per
   step by a dynamic slice (the QR ran ~3.5x slower inside gradients): the index arrays
   pass through ``lax.optimization_barrier`` tied to the data (:func:`_indices`).
-* Ablation at N = 100 000 (one device, large path, build ~1.35 s): factorization
-  ~0.6 s (of which the rank-2M projection ``Q' A Q`` ~0.45 s, ~4 GFLOP/s), the
-  solves ~0.25 s, assembly, right-hand sides and the chunk loop the rest.
+* Ablation at N = 100 000 (one device, large path, build ~1.14 s; the Cholesky and
+  the triangular solves replaced by cheap stand-ins, in-process A/B): Cholesky
+  ~0.2 s, triangular solves ~0.1 s; Householder QR, WY and the rank-2M projection
+  ``Q' A Q`` (~20k multiply-adds per stencil, ~4-5 GFLOP/s) ~0.5 s; gather,
+  right-hand sides, assembly and the chunk loop ~0.35 s. XLA:CPU splits the larger
+  fusions over the intra-op threads (``outer_dimension_partitions``): one device uses
+  ~1.5 cores (pinned to one core the build is ~1.2x slower).
+* Where the chunk loop's input slice is read decides the assembly's speed: see
+  ``weights._map_carried`` (the slice comes in through the loop carry) and
+  ``weights._rhs`` (right-hand sides computed ahead, for all stencils).
 * XLA fuses cheap producers into reductions and recomputes them per reduced element
   (the kernel assembly ended up inside a rank-12 update, 12x over);
   ``lax.optimization_barrier`` does not stop this on CPU; a producer that is itself a
@@ -63,7 +70,20 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
   above), an explicit inverse of the projected block by blocked sweeps (4 passes;
   0.1 s gain per 10^5 stencils, 1e-8 accuracy loss), a statically unrolled Cholesky
   (5 s compile), batch-first LAPACK ``cholesky`` (4.8 us per 24x24 matrix, call
-  overhead) and ``triangular_solve`` (3 us).
+  overhead) and ``triangular_solve`` (3 us). Also, at N = 100 000 in one process
+  (build times min of 4-5): triangular solves unrolled with static slices (row form
+  1.40 s, column form 1.15 s, loops 1.15 s); the Cholesky's panel loop unrolled
+  (1.31 vs 0.94 s); the small products written as unrolled sums of static slices
+  (5.0 vs 1.1 s: XLA fuses and recomputes the producers); only the rows M: and the
+  block [:M, :M] of ``Q' A Q`` (20% fewer flops; 4.8 vs 1.8 s, the row slices fused
+  into the reductions run as scalar code); chunks of 96-256 stencils (within noise of
+  128; 512: 1.4 s, 1024: 1.6 s); stencils split into sub-batches of 8 or 16 under
+  ``vmap`` (AoSoA layout, 2.2-2.3 vs 1.9 s); two independent chunks per loop step, or
+  two loops over halves of the chunks (XLA:CPU runs them one after the other, no
+  gain); saving the factors or the solution as residuals for the gradient instead of
+  recomputing them (no gain: the backward loop reads stacked residuals by dynamic
+  slice). Two Python threads each running half of a build on one device do run in
+  parallel (0.84-1.03 s vs 1.27 s) but help only untraced builds, not gradients.
 """
 
 from __future__ import annotations

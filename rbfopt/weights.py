@@ -219,10 +219,10 @@ def set_host_device_count(n: int) -> None:
     (like ``numpyro.set_host_device_count``). Has no effect on GPU runs.
 
     Measured (2 cores, N = 100 000, k = 30, ``scripts/bench_weights.py --devices 2``,
-    a noisy machine): build 0.94-1.21 s (one device: 1.34-1.48 s), the reverse-mode
-    gradient of a loss of the weights 2.5-3.7 s (one device: 3.4-4.1 s); operator
-    application on weights split over devices is slower (0.93-1.25x CSR instead of
-    0.7-0.9x). Computations that mix the build with host callbacks
+    a noisy machine): build 0.74-0.99 s (one device: 0.95-1.25 s), the reverse-mode
+    gradient of a loss of the weights 2.3-3.1 s (one device: 2.8-3.6 s); operator
+    application on weights split over devices is slower (1.2-2.0x CSR instead of
+    0.75-1.2x). Computations that mix the build with host callbacks
     (:func:`rbfopt.linsolve`) inside one ``jit`` are not supported on several devices.
 
     Raises:
