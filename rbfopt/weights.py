@@ -142,7 +142,7 @@ def _rhs(op, X, c, basis, eps):
     X: (B, k, d), c: (B, d), eps: (B,) or None. Returns h (B,), the stencil radius that
     scales the monomials; f (B, k, n_out), the operator applied to the kernels; g
     (B, M, n_out), the operator applied to the monomials. Elementwise work over the
-    stencils: large builds compute it for all stencils at once, before the chunk loop
+    stencils: chunked builds compute it for all stencils at once, before the chunk loop
     (inside it, XLA:CPU fused this batch-first computation and its move to batch-last
     into each reduction that reads it, recomputing it there as scalar code).
     """
@@ -176,20 +176,18 @@ def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None):
     # consumes it; fused into a batch-first transpose it ran as scalar code (3 ms per
     # chunk of 128, the largest item of the gradient).
     # rhs: (h (B,), f (k, n_out, B), g (M, n_out, B)) when computed ahead (_rhs).
-    k, d, B = Xt.shape
-    X = jnp.moveaxis(Xt, -1, 0)
+    k = Xt.shape[0]
     if rhs is None:
-        h, f, g = _rhs(op, X, c, basis, eps)
+        h, f, g = _rhs(op, jnp.moveaxis(Xt, -1, 0), c, basis, eps)
         f_t, g_t = jnp.moveaxis(f, 0, -1), jnp.moveaxis(g, 0, -1)
     else:
         h, f_t, g_t = rhs
-    e_b = eps if eps is not None else jnp.zeros((B,), X.dtype)
 
     # The k x k kernel blocks dominate the cost: assemble them batch-last from
     # squared distances summed coordinate by coordinate (a reduction over a short
     # trailing axis is several times slower on CPU).
     s = _pairwise_sq_dists(Xt)
-    A_t = basis.radial(s, e_b[None, None, :] if eps is not None else None)  # (k, k, B)
+    A_t = basis.radial(s, None if eps is None else eps[None, None, :])  # (k, k, B)
     c0 = lax.stop_gradient(c).T  # (d, B)
     P_t = monomials((Xt - c0[None]) / h, basis.poly_deg, axis=1)  # (k, M, B)
     if solver not in ("implicit", "traced", "dense"):
