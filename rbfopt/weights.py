@@ -319,7 +319,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     # memory 2.45 -> 0.63 GB and the gradient 1.4x faster, less memory traffic).
     @jax.checkpoint
     def body(args):
-        Xc, cc, ec, rhs = args
+        Xc, cc, ec, rhs = jax.tree_util.tree_map(_materialized, args)
         return _local_weights_t(op, Xc, cc, basis, ec, solver, large, rhs)
 
     def run(data, eval_points, adjl, eps):
@@ -358,6 +358,21 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     w = w.reshape((n_chunks * chunk_size,) + w.shape[2:])[:n_eval]
     q = q.reshape(-1)[:n_eval]
     return _mask_degenerate(w, q)
+
+
+def _materialized(a: jax.Array) -> jax.Array:
+    """``a``, passed through a reduction (``a + 0``) so that XLA:CPU writes it to a buffer.
+
+    The loop that reverse mode runs over the chunks is JAX's transpose of the chunk loop;
+    it reads each chunk's inputs (the residuals of the forward loop) by a dynamic slice
+    at the loop index, which XLA:CPU fuses into every consumer and emits as scalar code:
+    the recomputed kernel assembly and the transposes of the assembly and of the
+    monomials. A reduction is not fused into its consumers, so only this copy of the
+    chunk (k x d x B values) runs as scalar code. ``lax.optimization_barrier`` does not
+    do this on CPU (removed before fusion). Measured at N = 100 000, in one process:
+    gradient 2.87 -> 2.47 s (build 0.93 s); forward mode and the build unchanged.
+    """
+    return jnp.sum(jnp.stack([a, jnp.zeros_like(a)]), axis=0)
 
 
 def _map_carried(f, xs):

@@ -69,6 +69,7 @@ CASES = [
 # PHS5/3's operators (Hessian, MixedPartial) are also covered by Gaussian/2-r0 and
 # IMQ/0: its case runs with the slow tests to keep CI inside its budget.
 _SLOW_CASES = {"PHS5/3"}
+_CHUNKED_CASES = {"IMQ/0-per-stencil-eps"}
 
 
 @pytest.mark.parametrize(
@@ -85,9 +86,12 @@ def test_check_rules_build_weights(nodes, case):
     k = ro.autoselect_k(2, deg)
     adjl = ro.find_neighbors(x, k, y)
 
+    # One case runs through the chunk loop of large builds (2 chunks of 2 stencils).
+    chunk = 2 if name in _CHUNKED_CASES else None
+
     def f(data, evalp, eps=None):
         basis = make(eps)
-        return tuple(ro.build_weights(op, data, evalp, adjl, basis) for op in ops)
+        return tuple(ro.build_weights(op, data, evalp, adjl, basis, chunk_size=chunk) for op in ops)
 
     args = [jnp.asarray(x), jnp.asarray(y)]
     if eps_kind == "scalar":
@@ -130,12 +134,14 @@ def test_implicit_rules_match_traced_ad(lap_problem):
 
 def test_hessian_fwd_over_rev_and_hvp(lap_problem):
     """jax.hessian (jacfwd of jacrev) of a scalar loss w.r.t. eps, and a Hessian-vector
-    product w.r.t. positions (jvp of grad), against finite differences of the gradient."""
+    product w.r.t. positions (jvp of grad), against finite differences of the gradient;
+    through the chunk loop of large builds (2 chunks), whose reverse mode JAX
+    transposes and rematerializes."""
     x, y, adjl = lap_problem
     u = jnp.sin(2 * x[:, 0]) * jnp.cos(x[:, 1])
 
     def loss(p, e):
-        w = ro.build_weights(ro.Laplacian(), p, y, adjl, ro.IMQ(e))
+        w = ro.build_weights(ro.Laplacian(), p, y, adjl, ro.IMQ(e), chunk_size=2)
         return jnp.sum((w * u[adjl]).sum(1) ** 2)
 
     e0 = jnp.asarray(2.0)
