@@ -83,7 +83,9 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
   gain); saving the factors or the solution as residuals for the gradient instead of
   recomputing them (no gain: the backward loop reads stacked residuals by dynamic
   slice). Two Python threads each running half of a build on one device do run in
-  parallel (0.84-1.03 s vs 1.27 s) but help only untraced builds, not gradients.
+  parallel (0.84-1.03 s vs 1.27 s) but help only untraced builds, not gradients. In
+  the triangular solves, one select instead of select + dynamic_update_slice per step
+  (1.32 vs 1.23 s) and ``fori_loop(..., unroll=2)`` (1.42 vs 1.23 s) were slower.
 """
 
 from __future__ import annotations

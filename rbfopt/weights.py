@@ -217,11 +217,12 @@ def set_host_device_count(n: int) -> None:
     (like ``numpyro.set_host_device_count``). Has no effect on GPU runs.
 
     Measured (2 cores, N = 100 000, k = 30, ``scripts/bench_weights.py --devices 2``,
-    a noisy machine): build 0.74-0.99 s (one device: 0.95-1.25 s), the reverse-mode
-    gradient of a loss of the weights 2.3-3.1 s (one device: 2.8-3.6 s); operator
-    application on weights split over devices is slower (1.2-2.0x CSR instead of
-    0.75-1.2x). Computations that mix the build with host callbacks
-    (:func:`rbfopt.linsolve`) inside one ``jit`` are not supported on several devices.
+    a noisy machine): build 0.74-0.99 s (one device: 0.95-1.2 s), the reverse-mode
+    gradient of a loss of the weights 2.4-2.7 s (one device: 2.3-3.0 s; the second
+    device helps the gradient little); operator application on weights split over
+    devices is slower (1.2-2.0x CSR instead of 0.7-1.1x). Computations that mix the
+    build with host callbacks (:func:`rbfopt.linsolve`) inside one ``jit`` are not
+    supported on several devices.
 
     Raises:
       RuntimeError: if JAX's CPU backend is already initialized with another count.
@@ -371,6 +372,14 @@ def _materialized(a: jax.Array) -> jax.Array:
     chunk (k x d x B values) runs as scalar code. ``lax.optimization_barrier`` does not
     do this on CPU (removed before fusion). Measured at N = 100 000, in one process:
     gradient 2.87 -> 2.47 s (build 0.93 s); forward mode and the build unchanged.
+
+    Also measured: a reverse-mode loop of our own that maps ``vjp`` of the chunk body
+    with :func:`_map_carried` (handed to JAX as the transposed solve of a
+    ``lax.custom_linear_solve`` in a ``custom_jvp`` rule, so that higher orders stay
+    exact) ran the gradient in 2.35 s, but a ``custom_jvp`` rule cannot tell forward
+    from reverse mode inside ``jit`` (JAX traces the rule before it decides to
+    linearize), so forward mode would then run the build and a separate tangent loop
+    (a jvp 2.31 -> 3.16 s, another run).
     """
     return jnp.sum(jnp.stack([a, jnp.zeros_like(a)]), axis=0)
 
