@@ -321,7 +321,8 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     @jax.checkpoint
     def body(args):
         Xc, cc, ec, rhs = jax.tree_util.tree_map(_materialized, args)
-        return _local_weights_t(op, Xc, cc, basis, ec, solver, large, rhs)
+        out = _local_weights_t(op, Xc, cc, basis, ec, solver, large, rhs)
+        return jax.tree_util.tree_map(_materialized_cotangent, out)
 
     def run(data, eval_points, adjl, eps):
         # the stencils of one device: gather, right-hand sides and the chunk loop
@@ -382,6 +383,19 @@ def _materialized(a: jax.Array) -> jax.Array:
     (a jvp 2.31 -> 3.16 s, another run).
     """
     return jnp.sum(jnp.stack([a, jnp.zeros_like(a)]), axis=0)
+
+
+def _materialized_cotangent(a: jax.Array) -> jax.Array:
+    """``a``, as row 0 of a broadcast: in reverse mode its cotangent passes a reduction.
+
+    The transposed chunk loop also reads the cotangents of each chunk's outputs by a
+    dynamic slice (see :func:`_materialized`); the transpose of a broadcast is a sum
+    over the broadcast axis, so that read lands in one small reduction instead of the
+    reductions of the transposed solve. The primal and forward mode are unchanged (XLA
+    folds the broadcast and the slice: the compiled build is the same). Measured at
+    N = 100 000, in-process A/B: gradient 2.41 -> 2.27 s and 2.81 -> 2.68 s.
+    """
+    return jnp.broadcast_to(a, (2,) + a.shape)[0]
 
 
 def _map_carried(f, xs):
