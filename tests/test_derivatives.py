@@ -132,16 +132,19 @@ def test_implicit_rules_match_traced_ad(lap_problem):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-9 * np.abs(b).max())
 
 
-def test_hessian_fwd_over_rev_and_hvp(lap_problem):
+# Through the chunk loop of large builds (2 chunks; its first order is covered by the
+# chunked check_rules case) with the slow tests: ~10 s of compilation more.
+@pytest.mark.parametrize("chunk", [None, pytest.param(2, marks=pytest.mark.slow)])
+def test_hessian_fwd_over_rev_and_hvp(lap_problem, chunk):
     """jax.hessian (jacfwd of jacrev) of a scalar loss w.r.t. eps, and a Hessian-vector
     product w.r.t. positions (jvp of grad), against finite differences of the gradient;
-    through the chunk loop of large builds (2 chunks), whose reverse mode JAX
-    transposes and rematerializes."""
+    unchunked, and through the chunk loop, whose reverse mode JAX transposes and
+    rematerializes."""
     x, y, adjl = lap_problem
     u = jnp.sin(2 * x[:, 0]) * jnp.cos(x[:, 1])
 
     def loss(p, e):
-        w = ro.build_weights(ro.Laplacian(), p, y, adjl, ro.IMQ(e), chunk_size=2)
+        w = ro.build_weights(ro.Laplacian(), p, y, adjl, ro.IMQ(e), chunk_size=chunk)
         return jnp.sum((w * u[adjl]).sum(1) ** 2)
 
     e0 = jnp.asarray(2.0)
