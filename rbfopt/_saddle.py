@@ -59,7 +59,7 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
   fusions over the intra-op threads (``outer_dimension_partitions``): one device uses
   ~1.5 cores (pinned to one core the build is ~1.2x slower).
 * Where the chunk loop's input slice is read decides the assembly's speed: see
-  ``weights._map_carried`` (the slice comes in through the loop carry) and
+  ``weights._materialized`` (the slice is copied once, through a reduction) and
   ``weights._rhs`` (right-hand sides computed ahead, for all stencils).
 * XLA fuses cheap producers into reductions and recomputes them per reduced element
   (the kernel assembly ended up inside a rank-12 update, 12x over);

@@ -362,7 +362,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
             None if eps is None else chunked(eps),
             (chunked(h), jnp.moveaxis(chunked(f), 1, -1), jnp.moveaxis(chunked(g), 1, -1)),
         )
-        return _map_carried(body, xs)
+        return lax.map(body, xs)
 
     args = (padded(eval_points), padded(adjl), None if eps is None else padded(eps))
     if devices is None:
@@ -389,17 +389,22 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
 def _materialized(a: jax.Array) -> jax.Array:
     """``a``, passed through a reduction (``a + 0``) so that XLA:CPU writes it to a buffer.
 
-    The loop that reverse mode runs over the chunks is JAX's transpose of the chunk loop;
-    it reads each chunk's inputs (the residuals of the forward loop) by a dynamic slice
-    at the loop index, which XLA:CPU fuses into every consumer and emits as scalar code:
-    the recomputed kernel assembly and the transposes of the assembly and of the
+    The chunk loop (``lax.map``) reads each chunk's inputs by a dynamic slice at the
+    loop index, and so does the loop that reverse mode runs over the chunks (JAX's
+    transpose of the chunk loop, reading the residuals of the forward loop). XLA:CPU
+    fuses such a slice into every consumer and emits it as scalar code: the kernel
+    assembly (~3x slower than on a materialized input), its transpose and that of the
     monomials. A reduction is not fused into its consumers, so only this copy of the
     chunk (k x d x B values) runs as scalar code. ``lax.optimization_barrier`` does not
     do this on CPU (removed before fusion). Measured at N = 100 000, in one process:
-    gradient 2.87 -> 2.47 s (build 0.93 s); forward mode and the build unchanged.
+    gradient 2.87 -> 2.47 s (build 0.93 s); forward mode and the build unchanged. The
+    forward loop used to carry the next chunk's slice in as a loop parameter (a rotated
+    copy of all inputs ahead of the loop); with this copy plain ``lax.map`` runs as fast
+    (chunk 200, in-process A/B on another machine: build 0.473 vs 0.475 s, gradient
+    1.083 vs 1.054 s) without the rotated copy.
 
     Also measured: a reverse-mode loop of our own that maps ``vjp`` of the chunk body
-    with :func:`_map_carried` (handed to JAX as the transposed solve of a
+    with a loop that carried each chunk's slice in (handed to JAX as the transposed solve of a
     ``lax.custom_linear_solve`` in a ``custom_jvp`` rule, so that higher orders stay
     exact) ran the gradient in 2.35 s, but a ``custom_jvp`` rule cannot tell forward
     from reverse mode inside ``jit`` (JAX traces the rule before it decides to
@@ -420,25 +425,6 @@ def _materialized_cotangent(a: jax.Array) -> jax.Array:
     N = 100 000, in-process A/B: gradient 2.41 -> 2.27 s and 2.81 -> 2.68 s.
     """
     return jnp.broadcast_to(a, (2,) + a.shape)[0]
-
-
-def _map_carried(f, xs):
-    """``lax.map(f, xs)`` where ``f`` reads its slice of ``xs`` from the loop carry.
-
-    In ``lax.map`` the body reads ``xs[i]`` by a dynamic slice at the loop index, which
-    XLA:CPU fuses into the slice's consumers and then emits as scalar code: the kernel
-    assembly of a chunk (k x k x B squared distances and r^3) ran ~3x slower than on a
-    materialized input. Here step i computes ``f`` on the slice carried in from step
-    i - 1 and hands on slice i + 1 (the last step's hand-on is a discarded copy of the
-    first slice), so every consumer reads a loop parameter.
-    """
-    first = jax.tree_util.tree_map(lambda a: a[0], xs)
-    rest = jax.tree_util.tree_map(lambda a: jnp.concatenate([a[1:], a[:1]], axis=0), xs)
-
-    def step(cur, nxt):
-        return nxt, f(cur)
-
-    return lax.scan(step, first, rest)[1]
 
 
 def _mask_degenerate(w, q):
