@@ -76,16 +76,18 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
   (1.31 vs 0.94 s); the small products written as unrolled sums of static slices
   (5.0 vs 1.1 s: XLA fuses and recomputes the producers); only the rows M: and the
   block [:M, :M] of ``Q' A Q`` (20% fewer flops; 4.8 vs 1.8 s, the row slices fused
-  into the reductions run as scalar code); chunks of 96-256 stencils (within noise of
-  128; 512: 1.4 s, 1024: 1.6 s); stencils split into sub-batches of 8 or 16 under
-  ``vmap`` (AoSoA layout, 2.2-2.3 vs 1.9 s); two independent chunks per loop step, or
-  two loops over halves of the chunks (XLA:CPU runs them one after the other, no
-  gain); saving the factors or the solution as residuals for the gradient instead of
-  recomputing them (no gain: the backward loop reads stacked residuals by dynamic
-  slice). Two Python threads each running half of a build on one device do run in
-  parallel (0.84-1.03 s vs 1.27 s) but help only untraced builds, not gradients. In
-  the triangular solves, one select instead of select + dynamic_update_slice per step
-  (1.32 vs 1.23 s) and ``fori_loop(..., unroll=2)`` (1.42 vs 1.23 s) were slower.
+  into the reductions run as scalar code); chunks of 96-256 stencils (within noise
+  of 128 on an Intel machine; 512: 1.4 s, 1024: 1.6 s; on an AMD EPYC power-of-two
+  chunks alias in the caches, see ``weights._default_chunk``); stencils split into
+  sub-batches of 8 or 16 under ``vmap`` (AoSoA layout, 2.2-2.3 vs 1.9 s); two
+  independent chunks per loop step, or two loops over halves of the chunks (XLA:CPU
+  runs them one after the other, no gain); saving the factors or the solution as
+  residuals for the gradient instead of recomputing them (no gain: the backward loop
+  reads stacked residuals by dynamic slice). Two Python threads each running half of
+  a build on one device do run in parallel (0.84-1.03 s vs 1.27 s) but help only
+  untraced builds, not gradients. In the triangular solves, one select instead of
+  select + dynamic_update_slice per step (1.32 vs 1.23 s) and ``fori_loop(...,
+  unroll=2)`` (1.42 vs 1.23 s) were slower.
 """
 
 from __future__ import annotations
