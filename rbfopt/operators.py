@@ -76,6 +76,17 @@ class Operator:
     def validate(self, d: int) -> None:
         """Raise ValueError if the description does not fit dimension ``d``."""
 
+    def of_radial(self, phi: Fn, s: jax.Array, d: int) -> jax.Array | None:
+        """``L`` applied to a radial kernel, in closed form, or ``None`` where there is none.
+
+        For ``f(x) = phi(|x - xi|^2)`` returns ``(L f)(x)`` as a function of
+        ``s = |x - xi|^2`` (``phi`` elementwise; the result has the shape of ``s``), so
+        that a weight build evaluates it elementwise instead of differentiating the
+        kernel once per coordinate. Operators without a closed form (the default) are
+        applied by JAX differentiation of the kernel.
+        """
+        return None
+
     def __add__(self, other: Operator) -> Operator:
         if not isinstance(other, Operator):
             return NotImplemented
@@ -100,6 +111,9 @@ class Identity(Operator):
     """``L f = f`` (interpolation / regridding)."""
 
     order = 0
+
+    def of_radial(self, phi: Fn, s: jax.Array, d: int) -> jax.Array:
+        return phi(s)
 
     def __call__(self, f: Fn) -> Fn:
         return f
@@ -153,6 +167,21 @@ class Laplacian(Operator):
     """``L f = sum_i d^2 f / dx_i^2``."""
 
     order = 2
+
+    def of_radial(self, phi: Fn, s: jax.Array, d: int) -> jax.Array:
+        r"""``∇² phi(|x - xi|^2) = 2 d phi'(s) + 4 s phi''(s)`` with ``s = |x - xi|^2``.
+
+        From ``∂_i phi(s) = 2 (x - xi)_i phi'(s)`` and
+        ``∂_i^2 phi(s) = 2 phi'(s) + 4 (x - xi)_i^2 phi''(s)``, summed over the ``d``
+        coordinates (for ``phi = r^n``: ``n (n + d - 2) r^(n-2)``). ``phi'`` and ``phi''``
+        come from forward-mode derivatives of ``phi`` in ``s``.
+        """
+
+        def d1(s):
+            return jax.jvp(phi, (s,), (jnp.ones_like(s),))[1]
+
+        dphi, d2phi = jax.jvp(d1, (s,), (jnp.ones_like(s),))
+        return 2.0 * d * dphi + 4.0 * s * d2phi
 
     def __call__(self, f: Fn) -> Fn:
         def lap(x):
@@ -275,6 +304,11 @@ class Sum(Operator):
         self.b.validate(d)
         self.out_shape(d)
 
+    def of_radial(self, phi: Fn, s: jax.Array, d: int) -> jax.Array | None:
+        fa = self.a.of_radial(phi, s, d)
+        fb = None if fa is None else self.b.of_radial(phi, s, d)
+        return None if fb is None else fa + fb
+
     def __call__(self, f: Fn) -> Fn:
         fa, fb = self.a(f), self.b(f)
         return lambda x: fa(x) + fb(x)
@@ -296,6 +330,10 @@ class Scaled(Operator):
 
     def validate(self, d: int) -> None:
         self.op.validate(d)
+
+    def of_radial(self, phi: Fn, s: jax.Array, d: int) -> jax.Array | None:
+        inner = self.op.of_radial(phi, s, d)
+        return None if inner is None else self.c * inner
 
     def __call__(self, f: Fn) -> Fn:
         g = self.op(f)

@@ -169,6 +169,12 @@ def _rhs(op, X, c, basis, eps):
     stencils: chunked builds compute it for all stencils at once, before the chunk loop
     (inside it, XLA:CPU fused this batch-first computation and its move to batch-last
     into each reduction that reads it, recomputing it there as scalar code).
+
+    Operators with a closed form on radial kernels (``Operator.of_radial``: the
+    Laplacian, Identity, their sums and multiples) evaluate it on the squared
+    distances; the others differentiate the kernel (one nested ``jvp`` per coordinate
+    and derivative). Measured at N = 100 000, k = 30, PHS3/2, Laplacian (in-process
+    A/B): build 0.507 -> 0.473 s, gradient 1.252 -> 1.125 s.
     """
     B, k, d = X.shape
     out_shape = op.out_shape(d)
@@ -184,7 +190,13 @@ def _rhs(op, X, c, basis, eps):
 
         return jax.vmap(one)(Xb)  # (k, *out)
 
-    f = jax.vmap(rhs_kernel)(X, c, e_b).reshape(B, k, n_out)
+    z = c[:, None, :] - X
+    e_bk = None if eps is None else eps[:, None]
+    closed = op.of_radial(lambda s: basis.radial(s, e_bk), jnp.sum(z * z, axis=-1), d)
+    if closed is None:
+        f = jax.vmap(rhs_kernel)(X, c, e_b).reshape(B, k, n_out)
+    else:  # elementwise (B, k): e.g. the Laplacian, 2 d phi' + 4 s phi''
+        f = closed.reshape(B, k, n_out)
 
     def rhs_poly(cb, c0b, hb):
         g = op(lambda x: monomials((x - c0b) / hb, basis.poly_deg))(cb)  # (*out, M)
