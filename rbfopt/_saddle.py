@@ -41,7 +41,7 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
   Builds of many stencils (``factor(..., large=True)``, chosen by
   ``weights.LARGE_BUILD`` on CPU) therefore unroll the M Householder steps and the WY
   recurrence (static slices: 139 -> 69 ms per 30 000 stencils for the QR) and block the
-  Cholesky by 8 columns (192 -> 127 ms), at ~1 s more compile time per build and per
+  Cholesky by 4 columns (8 columns: 192 -> 127 ms), at ~1 s more compile time per build and per
   gradient; small builds keep the compact loops, whose compile time the test suite and
   the studies' many small builds pay. On GPU both variants run equally fast.
 * Loops of many steps with little work per step (the triangular solves: 24 steps of
@@ -246,8 +246,11 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
     return Factors(V, T, R, At, L, sign, quality)
 
 
-#: Column block of the Cholesky factorization of large builds.
-CHOL_BLOCK = 8
+#: Column block of the Cholesky factorization of large builds (N = 100 000, k = 30,
+#: chunk 200, in-process A/B on a 2-core AMD EPYC: build 0.466 -> 0.440 s and
+#: 0.499 -> 0.449 s with 4 instead of 8, gradient 4% faster, compile +0.3 s; blocks of
+#: 2, 3, 6, 12: 0.479, 0.432, 0.449, 0.523 s).
+CHOL_BLOCK = 4
 
 
 def _cholesky(S, block=None):
@@ -258,8 +261,8 @@ def _cholesky(S, block=None):
     of a block, the finished columns (< r0) contribute one static product, and the loop
     over the block's columns reads only its panel L[r0:, r0:r1], not all n x n of L.
     The unblocked loop is bound by those reads (n = 24, B = 128: 192 -> 127 ms per
-    30 000 stencils with blocks of :data:`CHOL_BLOCK`; blocks of 4: 117 ms but twice
-    the compile time), but compiles faster.
+    30 000 stencils with blocks of 8; blocks of 4: 117 ms), but compiles faster.
+    Large builds use blocks of :data:`CHOL_BLOCK`.
     """
     n, _, B = S.shape
     block = n if block is None else block
