@@ -253,9 +253,9 @@ def set_host_device_count(n: int) -> None:
     (like ``numpyro.set_host_device_count``). Has no effect on GPU runs.
 
     Measured (2 cores, N = 100 000, k = 30, ``scripts/bench_weights.py --devices 2``,
-    a noisy machine): build 0.37 s (one device: 0.50-0.57 s), the reverse-mode
-    gradient of a loss of the weights 0.86 s (one device: 1.14-1.21 s); operator
-    application on weights split over devices is slower (1.9x CSR instead of 1.0x;
+    a noisy machine): build 0.31-0.34 s (one device: 0.43-0.45 s), the reverse-mode
+    gradient of a loss of the weights 0.75 s (one device: 1.02-1.05 s); operator
+    application on weights split over devices is slower (2.0x CSR instead of 1.0x;
     on another machine 1.2-2.0x instead of 0.7-1.1x). Computations that mix the
     build with host callbacks (:func:`rbfopt.linsolve`) inside one ``jit`` are not
     supported on several devices.
