@@ -41,9 +41,10 @@ What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
   Builds of many stencils (``factor(..., large=True)``, chosen by
   ``weights.LARGE_BUILD`` on CPU) therefore unroll the M Householder steps and the WY
   recurrence (static slices: 139 -> 69 ms per 30 000 stencils for the QR) and block the
-  Cholesky by 4 columns (8 columns: 192 -> 127 ms), at ~1 s more compile time per build and per
-  gradient; small builds keep the compact loops, whose compile time the test suite and
-  the studies' many small builds pay. On GPU both variants run equally fast.
+  Cholesky by :data:`CHOL_BLOCK` columns (by 8: 192 -> 127 ms, by 4: 117 ms), at ~1 s
+  more compile time per build and per gradient; small builds keep the compact loops,
+  whose compile time the test suite and the studies' many small builds pay. On GPU both
+  variants run equally fast.
 * Loops of many steps with little work per step (the triangular solves: 24 steps of
   (24, n_out, B)) cost ~2-4 us of dispatch per step; Q is applied in compact WY form
   (three small products) instead of a loop over the reflectors.

@@ -180,23 +180,25 @@ def _rhs(op, X, c, basis, eps):
     out_shape = op.out_shape(d)
     n_out = int(np.prod(out_shape)) if out_shape else 1
     c0 = lax.stop_gradient(c)
-    h = lax.stop_gradient(jnp.max(jnp.sqrt(jnp.sum((X - c0[:, None]) ** 2, axis=-1)), axis=1))
-    h = jnp.where(h > 0, h, 1.0)
-    e_b = eps if eps is not None else jnp.zeros((B,), X.dtype)
-
-    def rhs_kernel(Xb, cb, e):
-        def one(xj):
-            return op(lambda x: basis.profile(x - xj, e))(cb)
-
-        return jax.vmap(one)(Xb)  # (k, *out)
-
     z = c[:, None, :] - X
-    e_bk = None if eps is None else eps[:, None]
-    closed = op.of_radial(lambda s: basis.radial(s, e_bk), jnp.sum(z * z, axis=-1), d)
-    if closed is None:
-        f = jax.vmap(rhs_kernel)(X, c, e_b).reshape(B, k, n_out)
-    else:  # elementwise (B, k): e.g. the Laplacian, 2 d phi' + 4 s phi''
+    s = jnp.sum(z * z, axis=-1)  # (B, k) squared distances to the evaluation point
+    h = lax.stop_gradient(jnp.sqrt(jnp.max(s, axis=1)))
+    h = jnp.where(h > 0, h, 1.0)
+
+    e_col = None if eps is None else eps[:, None]
+    closed = op.of_radial(lambda sq: basis.radial(sq, e_col), s, d)
+    if closed is not None:  # elementwise (B, k): e.g. the Laplacian, 2 d phi' + 4 s phi''
         f = closed.reshape(B, k, n_out)
+    else:
+
+        def rhs_kernel(Xb, cb, e):
+            def one(xj):
+                return op(lambda x: basis.profile(x - xj, e))(cb)
+
+            return jax.vmap(one)(Xb)  # (k, *out)
+
+        e_b = eps if eps is not None else jnp.zeros((B,), X.dtype)
+        f = jax.vmap(rhs_kernel)(X, c, e_b).reshape(B, k, n_out)
 
     def rhs_poly(cb, c0b, hb):
         g = op(lambda x: monomials((x - c0b) / hb, basis.poly_deg))(cb)  # (*out, M)

@@ -69,7 +69,7 @@ def main(argv=None):
     print(f"stencils (cKDTree)         {time.perf_counter() - t:8.3f} s")
 
     xj, aj = jnp.asarray(x), jnp.asarray(adjl)
-    chunk = args.chunk or ro.weights._default_chunk(args.k, 2)
+    chunk = args.chunk or ro.weights._default_chunk(args.k, x.shape[1])
     print(f"chunk                      {chunk:8d} stencils")
 
     def build():
