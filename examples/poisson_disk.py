@@ -2,7 +2,7 @@
 
 Scattered nodes (equispaced on the circle, a Halton set inside), interior rows of
 the RBF-FD Laplacian, Dirichlet identity rows, one sparse SuperLU solve
-(:func:`rbfopt.linsolve.linsolve`). Manufactured solution
+(:func:`rbfopt.linsolve`). Manufactured solution
 ``u = sin(2x + 1) cos(3y)`` (so ``f = 13 u``). Prints the max and RMS errors and
 the observed order in ``h ~ N^(-1/2)`` for PHS3 + poly_deg 2 and PHS5 + poly_deg 3,
 N from 1 000 to 40 000, then the gradient of the RMS error w.r.t. the node
@@ -23,8 +23,8 @@ from scipy.stats import qmc
 
 import rbfopt  # noqa: F401  (enables float64)
 from rbfopt.basis import PHS, RadialBasis
-from rbfopt.boundary import assemble
-from rbfopt.linsolve import linsolve
+from rbfopt.fd.boundary import assemble
+from rbfopt.sparse import linsolve
 from rbfopt.operators import Laplacian
 from rbfopt.stencils import autoselect_k, find_neighbors
 

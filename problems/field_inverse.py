@@ -4,7 +4,7 @@ Forward model. On the unit square, ``N`` RBF-FD nodes (equispaced boundary nodes
 Halton interior), PHS3 + quadratic Laplacian rows at interior nodes and Dirichlet
 rows ``u = 0`` on the boundary give the sparse system ``A u = E f`` (``E`` keeps
 the interior entries of ``f``, zero on boundary rows), solved by
-:func:`rbfopt.linsolve.linsolve` (differentiable w.r.t. the right-hand side).
+:func:`rbfopt.linsolve` (differentiable w.r.t. the right-hand side).
 Sensors at ``M`` scattered points read ``R u`` (local RBF interpolation weights of
 :func:`rbfopt.regrid`, fixed).
 
@@ -31,10 +31,10 @@ import numpy as np
 from scipy.stats import qmc
 
 import rbfopt as ro
-from rbfopt.boundary import assemble
-from rbfopt.export import node_cloud
-from rbfopt.linsolve import linsolve
-from rbfopt.optimize import Problem
+from rbfopt.fd.boundary import assemble
+from rbfopt.app.export import node_cloud
+from rbfopt.sparse import linsolve
+from rbfopt.app import Problem
 
 DEFAULTS = {"steps": 150, "optimizer": "lbfgs"}
 

@@ -26,8 +26,8 @@ import numpy as np
 from scipy.stats import qmc
 
 import rbfopt as ro
-from rbfopt.export import node_cloud
-from rbfopt.optimize import Problem
+from rbfopt.app.export import node_cloud
+from rbfopt.app import Problem
 
 DEFAULTS = {"steps": 150, "optimizer": "lbfgs"}
 

@@ -11,8 +11,8 @@ singularity, polar coordinates about the corner ``(0, 0)``); ``f = -Delta u`` an
 
 Discretization. ``N`` nodes ``X = (corners, boundary nodes, interior nodes)``; PHS3
 + quadratic RBF-FD Laplacian rows at interior nodes, Dirichlet identity rows on the
-boundary (a :class:`rbfopt.linsolve.StencilMatrix`), one sparse solve
-(:func:`rbfopt.linsolve.linsolve`) for ``u_h`` at the nodes. The discrete solution
+boundary (a :class:`rbfopt.StencilMatrix`), one sparse solve
+(:func:`rbfopt.linsolve`) for ``u_h`` at the nodes. The discrete solution
 is carried to a FIXED fine set ``Y`` (a regular grid of spacing ``h/fine``
 restricted to ``Omega``) by local RBF interpolation ``R(X) u_h`` (the weights of
 :func:`rbfopt.regrid`, stencils of the ``k`` nearest nodes).
@@ -40,9 +40,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.export import node_cloud
-from rbfopt.linsolve import StencilMatrix, linsolve
-from rbfopt.optimize import Problem
+from rbfopt.app.export import node_cloud
+from rbfopt.sparse import StencilMatrix, linsolve
+from rbfopt.app import Problem
 
 # Stencils are refreshed every step: the objective jumps when neighbour lists
 # change, and stale stencils let the optimizer exploit lists that a fresh search
@@ -182,7 +182,7 @@ def problem(
         return jnp.concatenate([corners, bnd, p["interior"]], axis=0)
 
     def solve(X, adjl):
-        # Rows assembled here rather than with rbfopt.boundary.assemble, which needs a
+        # Rows assembled here rather than with rbfopt.fd.boundary.assemble, which needs a
         # concrete (numpy) adjl: here the stencils are jit inputs (restencil swaps
         # them without recompiling). Row i: Laplacian weights at interior nodes,
         # identity (weight 1 on the node itself, first in its stencil) on the boundary.

@@ -9,17 +9,29 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import optimize, testing  # noqa: E402  (plotting/export/cli stay lazy)
+from . import _moved, testing  # noqa: E402
+from . import app as optimize  # noqa: E402  (ro.optimize: the application's public name)
+from .app import Problem  # noqa: E402
 from .basis import IMQ, MQ, PHS, Gaussian, RadialBasis  # noqa: E402
-from .boundary import (  # noqa: E402
+from .fd import (  # noqa: E402
+    RBFOperator,
     assemble,
+    build_weights,
+    directional,
     dirichlet_rows,
+    gradient,
+    hessian,
     interior_rows,
+    laplacian,
+    mixed_partial,
     neumann_rows,
+    partial,
+    regrid,
     robin_rows,
+    set_host_device_count,
 )
-from .interpolation import Interpolator, interpolator_adjoint, loocv  # noqa: E402
-from .linsolve import StencilMatrix, linsolve  # noqa: E402
+from .fd.operator import operator  # noqa: E402
+from .interp import Interpolator, interpolator_adjoint, loocv  # noqa: E402
 from .operators import (  # noqa: E402
     Custom,
     Directional,
@@ -31,21 +43,11 @@ from .operators import (  # noqa: E402
     Operator,
     Partial,
 )
-from .optimize import Problem  # noqa: E402
 from .polynomials import exponents, monomials, num_monomials  # noqa: E402
-from .rbffd import (  # noqa: E402
-    RBFOperator,
-    directional,
-    gradient,
-    hessian,
-    laplacian,
-    mixed_partial,
-    operator,
-    partial,
-    regrid,
-)
+from .sparse import StencilMatrix, linsolve  # noqa: E402
 from .stencils import autoselect_k, find_neighbors  # noqa: E402
-from .weights import build_weights, set_host_device_count  # noqa: E402
+
+_moved.install()
 
 __version__ = "0.1.0"
 
@@ -98,9 +100,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # ``ro.grid`` is imported on first use: it is independent of the RBF engine.
-    if name == "grid":
-        import importlib
+    # ``ro.grid`` (independent of the RBF engine) and ``ro.sparse`` etc. load on first use.
+    # Old module paths (``ro.weights``, ...) resolve to their new homes (_moved.MOVED).
+    import importlib
 
-        return importlib.import_module(".grid", __name__)
+    if name in ("grid", "fd", "interp", "sparse", "app") or f"{__name__}.{name}" in _moved.MOVED:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'rbfopt' has no attribute {name!r}")

@@ -12,6 +12,8 @@ from math import comb
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ._util import fmt_indices
+
 __all__ = ["find_neighbors", "autoselect_k", "check_points", "check_stencils"]
 
 
@@ -21,12 +23,6 @@ def autoselect_k(d: int, poly_deg: int) -> int:
         raise ValueError(f"d: dimension must be 1, 2 or 3, got {d}")
     m = comb(poly_deg + d, d) if poly_deg >= 0 else 0
     return max(2 * m, 2 * d + 1)
-
-
-def _fmt(idx: np.ndarray, limit: int = 10) -> str:
-    idx = np.asarray(idx).ravel()
-    s = ", ".join(str(int(i)) for i in idx[:limit])
-    return f"[{s}{', ...' if idx.size > limit else ''}] ({idx.size} in all)"
 
 
 def check_points(points: object, name: str = "data", d: int | None = None) -> np.ndarray:
@@ -47,7 +43,7 @@ def check_points(points: object, name: str = "data", d: int | None = None) -> np
         raise ValueError(f"{name}: expected a numeric array, got dtype {a.dtype}")
     bad = np.flatnonzero(~np.all(np.isfinite(a), axis=1))
     if bad.size:
-        raise ValueError(f"{name}: non-finite (NaN/inf) coordinates at indices {_fmt(bad)}")
+        raise ValueError(f"{name}: non-finite (NaN/inf) coordinates at indices {fmt_indices(bad)}")
     return a.astype(np.float64, copy=False)
 
 
@@ -124,9 +120,9 @@ def check_stencils(
         )
     bad = np.flatnonzero(np.any((a < 0) | (a >= n_data), axis=1))
     if bad.size:
-        raise ValueError(f"adjl: indices out of range 0..{n_data - 1} in rows {_fmt(bad)}")
+        raise ValueError(f"adjl: indices out of range 0..{n_data - 1} in rows {fmt_indices(bad)}")
     s = np.sort(a, axis=1)
     rep = np.flatnonzero(np.any(s[:, 1:] == s[:, :-1], axis=1))
     if rep.size:
-        raise ValueError(f"adjl: repeated indices within rows {_fmt(rep)}")
+        raise ValueError(f"adjl: repeated indices within rows {fmt_indices(rep)}")
     return a.astype(np.int32, copy=False)

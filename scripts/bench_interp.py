@@ -18,9 +18,9 @@ from scipy.interpolate import RBFInterpolator
 
 import rbfopt  # noqa: F401  (float64)
 from rbfopt.basis import PHS
-from rbfopt.boundary import assemble
-from rbfopt.interpolation import Interpolator
-from rbfopt.linsolve import StencilMatrix, clear_cache, linsolve
+from rbfopt.fd.boundary import assemble
+from rbfopt.interp import Interpolator
+from rbfopt.sparse import StencilMatrix, clear_cache, linsolve
 from rbfopt.operators import Laplacian
 from rbfopt.stencils import find_neighbors
 

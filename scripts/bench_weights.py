@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.weights import COMPILER_OPTIONS, _build, _on_cpu
+from rbfopt.fd.weights import COMPILER_OPTIONS, _build, _on_cpu
 
 
 def best_of(fn, repeat):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import scattered
+from helpers import scattered
 
 import rbfopt as ro
 

@@ -41,12 +41,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .stencils import _fmt
+from .._util import fmt_indices, is_tracer
+from .matrix import StencilMatrix, _csr
 
-__all__ = ["StencilMatrix", "linsolve", "clear_cache", "SINGULAR_TOL", "CACHE_SIZE"]
+__all__ = ["linsolve", "clear_cache", "SINGULAR_TOL", "CACHE_SIZE"]
 
 #: Systems whose smallest/largest |U_ii| pivot ratio is below this are reported as
 #: numerically singular.
@@ -56,82 +56,6 @@ SINGULAR_TOL = 1e-13
 CACHE_SIZE = 4
 
 _CACHE: OrderedDict[bytes, Any] = OrderedDict()
-
-
-def _is_tracer(*xs: Any) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
-
-
-@jax.tree_util.register_pytree_node_class
-class StencilMatrix:
-    """Square sparse matrix in stencil form: ``A[i, adjl[i, j]] += values[i, j]``.
-
-    Args:
-      values: (N, k) float entries (a pytree leaf: differentiable).
-      adjl: (N, k) int column indices in ``0..N-1``.
-
-    ``A @ x`` / ``A.matvec(x)`` and ``A.rmatvec(y)`` are JAX code; ``A.to_scipy()``
-    gives a CSR matrix.
-    """
-
-    def __init__(self, values: jax.Array, adjl: jax.Array):
-        if not _is_tracer(values):
-            values = jnp.asarray(np.asarray(values, dtype=np.float64))
-        if not _is_tracer(adjl):
-            adjl = jnp.asarray(np.asarray(adjl), dtype=jnp.int32)
-        if values.ndim != 2 or adjl.shape != values.shape:
-            raise ValueError(
-                f"values: expected shape (N, k) equal to adjl's shape {tuple(adjl.shape)}, "
-                f"got {tuple(values.shape)}"
-            )
-        self.values = values
-        self.adjl = adjl
-
-    def tree_flatten(self):
-        return (self.values, self.adjl), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        obj = object.__new__(cls)
-        obj.values, obj.adjl = children
-        return obj
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        n = self.values.shape[0]
-        return (n, n)
-
-    def matvec(self, x: jax.Array) -> jax.Array:
-        """``A x`` for x of shape (N,) or (N, m)."""
-        xg = x[self.adjl]  # (N, k[, m])
-        if x.ndim == 1:
-            return jnp.sum(self.values * xg, axis=1)
-        return jnp.einsum("nk,nkm->nm", self.values, xg)
-
-    __matmul__ = matvec
-
-    def rmatvec(self, y: jax.Array) -> jax.Array:
-        """``A' y`` (scatter-add over the stencil columns)."""
-        contrib = self.values[..., None] * y[:, None] if y.ndim == 2 else self.values * y[:, None]
-        return jnp.zeros(y.shape, contrib.dtype).at[self.adjl].add(contrib)
-
-    def to_scipy(self) -> sp.csr_matrix:
-        """scipy CSR matrix (duplicates summed)."""
-        return _csr(np.asarray(self.values), np.asarray(self.adjl))
-
-    def __repr__(self) -> str:
-        n, k = self.values.shape
-        return f"StencilMatrix(N={n}, k={k})"
-
-
-def _csr(values: np.ndarray, adjl: np.ndarray) -> sp.csr_matrix:
-    n, k = values.shape
-    indptr = np.arange(0, n * k + 1, k)
-    A = sp.csr_matrix(
-        (values.ravel().astype(np.float64), adjl.ravel().astype(np.int64), indptr), shape=(n, n)
-    )
-    A.sum_duplicates()
-    return A
 
 
 def clear_cache() -> None:
@@ -153,10 +77,12 @@ def _check_matrix(values: np.ndarray, adjl: np.ndarray) -> None:
         raise ValueError(f"A.adjl: expected integer column indices, got dtype {adjl.dtype}")
     bad = np.flatnonzero(np.any((adjl < 0) | (adjl >= n), axis=1))
     if bad.size:
-        raise ValueError(f"A.adjl: column indices out of range 0..{n - 1} in rows {_fmt(bad)}")
+        raise ValueError(
+            f"A.adjl: column indices out of range 0..{n - 1} in rows {fmt_indices(bad)}"
+        )
     bad = np.flatnonzero(~np.all(np.isfinite(values), axis=1))
     if bad.size:
-        raise ValueError(f"A.values: non-finite (NaN/inf) entries in rows {_fmt(bad)}")
+        raise ValueError(f"A.values: non-finite (NaN/inf) entries in rows {fmt_indices(bad)}")
 
 
 def _factor(values: np.ndarray, adjl: np.ndarray):
@@ -175,13 +101,14 @@ def _factor(values: np.ndarray, adjl: np.ndarray):
     zero_rows = np.flatnonzero(np.diff(A.indptr) == 0)
     if zero_rows.size:
         raise ValueError(
-            f"A: singular system: rows {_fmt(zero_rows)} are zero (those equations are empty)"
+            f"A: singular system: rows {fmt_indices(zero_rows)} are zero "
+            "(those equations are empty)"
         )
     col_count = np.bincount(A.indices, minlength=n)
     empty_cols = np.flatnonzero(col_count == 0)
     if empty_cols.size:
         raise ValueError(
-            f"A: singular system: unknowns {_fmt(empty_cols)} appear in no equation "
+            f"A: singular system: unknowns {fmt_indices(empty_cols)} appear in no equation "
             "(their columns are zero)"
         )
     try:
@@ -194,7 +121,7 @@ def _factor(values: np.ndarray, adjl: np.ndarray):
         small = lu.perm_c[np.flatnonzero(piv < SINGULAR_TOL * piv.max())]
         raise ValueError(
             f"A: numerically singular system: pivot ratio {ratio:.1e} < {SINGULAR_TOL:.0e} "
-            f"(near-dependent unknowns around columns {_fmt(np.sort(small))}); e.g. a pure "
+            f"(near-dependent unknowns around columns {fmt_indices(np.sort(small))}); e.g. a pure "
             "Neumann problem needs a Dirichlet row or a constraint"
         )
     _CACHE[key] = lu
@@ -239,16 +166,16 @@ def linsolve(A: StencilMatrix, b: jax.Array) -> jax.Array:
     if not isinstance(A, StencilMatrix):
         raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
     n = A.shape[0]
-    b = jnp.asarray(b) if _is_tracer(b) else jnp.asarray(np.asarray(b, dtype=np.float64))
+    b = jnp.asarray(b) if is_tracer(b) else jnp.asarray(np.asarray(b, dtype=np.float64))
     if b.ndim not in (1, 2) or b.shape[0] != n:
         raise ValueError(
             f"b: expected shape ({n},) or ({n}, m) to match A ({n}x{n}), got {b.shape}"
         )
-    if not _is_tracer(b):
+    if not is_tracer(b):
         bad = np.flatnonzero(~np.all(np.isfinite(np.asarray(b).reshape(n, -1)), axis=1))
         if bad.size:
-            raise ValueError(f"b: non-finite (NaN/inf) entries at rows {_fmt(bad)}")
-    if not _is_tracer(A.values, A.adjl):
+            raise ValueError(f"b: non-finite (NaN/inf) entries at rows {fmt_indices(bad)}")
+    if not is_tracer(A.values, A.adjl):
         # factor eagerly: errors surface here as ValueError, and the callbacks below
         # then find the factors in the cache
         _factor(np.asarray(A.values), np.asarray(A.adjl))

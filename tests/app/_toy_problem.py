@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.export import node_cloud
-from rbfopt.optimize import Problem
+from rbfopt.app import Problem
+from rbfopt.app.export import node_cloud
 
 DEFAULTS = {"steps": 8, "optimizer": "adam", "lr": 0.01, "restencil_every": 3}
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import rel_err, scattered
+from helpers import rel_err, scattered
 
 import rbfopt as ro
 

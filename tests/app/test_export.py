@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from rbfopt import export
+from rbfopt.app import export
 
 
 def lshape_inside(c):

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import scattered
+from helpers import scattered
 
 import rbfopt as ro
 from rbfopt.testing import check_rules

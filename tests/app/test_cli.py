@@ -10,7 +10,7 @@ from pathlib import Path
 import meshio
 import pytest
 
-from rbfopt.cli import main
+from rbfopt.app.cli import main
 
 TOY = str(Path(__file__).parent / "_toy_problem.py")
 PROBLEMS = ("poisson_nodes", "shape_parameter", "field_inverse", "grid_assimilation")

@@ -10,7 +10,7 @@ import pytest
 
 import rbfopt  # noqa: F401  (float64)
 from rbfopt import optimize
-from rbfopt.cli import load_module
+from rbfopt.app.cli import load_module
 
 
 def study(name):

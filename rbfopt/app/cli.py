@@ -52,7 +52,7 @@ def problem_dirs() -> list[str]:
     """Folders searched for problems by name: $RBFOPT_PROBLEMS (os.pathsep list),
     then ``problems/`` next to the package (a source checkout), then ./problems."""
     dirs = [d for d in os.environ.get("RBFOPT_PROBLEMS", "").split(os.pathsep) if d]
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     dirs += [os.path.join(here, "problems"), os.path.join(os.getcwd(), "problems")]
     out: list[str] = []
     for d in dirs:
@@ -171,7 +171,7 @@ def problem_options(mod: types.ModuleType, pairs: list[str], seed: int | None) -
 
 
 def build_problem(mod: types.ModuleType, opts: dict[str, Any]):
-    from . import optimize
+    from . import driver as optimize
 
     try:
         prob = mod.problem(**opts)
@@ -213,7 +213,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import export, optimize, plotting
+    from . import driver as optimize
+    from . import export, plotting
 
     spec = args.problem or DEFAULT_PROBLEM
     mod, source = load_module(spec)
@@ -369,7 +370,8 @@ def _write_outputs(prob, p0, res, stage, export, plotting) -> list[str]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import export, optimize
+    from . import driver as optimize
+    from . import export
 
     try:
         ck = optimize.load_checkpoint(args.checkpoint)
@@ -407,7 +409,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     scripts = sorted(glob.glob(os.path.join(here, "scripts", "bench_*.py")))
     names = {os.path.basename(s)[len("bench_") : -3]: s for s in scripts}
     if not args.name:
@@ -423,7 +425,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- entry point
 def _parser() -> argparse.ArgumentParser:
-    from .optimize import OPTIMIZERS, SCHEDULES
+    from .driver import OPTIMIZERS, SCHEDULES
 
     p = argparse.ArgumentParser(prog="rbfopt", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)

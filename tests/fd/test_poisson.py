@@ -18,7 +18,7 @@ from rbfopt.stencils import autoselect_k, find_neighbors
 from rbfopt.testing import check_rules
 
 _spec = importlib.util.spec_from_file_location(
-    "poisson_disk", Path(__file__).resolve().parents[1] / "examples" / "poisson_disk.py"
+    "poisson_disk", Path(__file__).resolve().parents[2] / "examples" / "poisson_disk.py"
 )
 pd = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pd)

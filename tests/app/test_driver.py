@@ -21,7 +21,7 @@ import pytest
 
 import rbfopt  # noqa: F401  (float64)
 from rbfopt import optimize
-from rbfopt.optimize import Problem
+from rbfopt.app import Problem
 
 TOY = str(Path(__file__).parent / "_toy_problem.py")
 TARGET = np.array([1.0, -2.0, 0.5])
@@ -106,7 +106,7 @@ def test_bad_arguments():
 
 @pytest.fixture(scope="module")
 def toy():
-    from rbfopt.cli import load_module
+    from rbfopt.app.cli import load_module
 
     mod, _ = load_module(TOY)
     return mod
@@ -145,7 +145,7 @@ def test_sigkill_then_resume_matches_uninterrupted(toy, tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "rbfopt.cli",
+        "rbfopt",
         "run",
         TOY,
         "--steps",

@@ -6,9 +6,9 @@ import pytest
 
 import rbfopt  # noqa: F401  (float64)
 from rbfopt.basis import IMQ, MQ, PHS, Gaussian
-from rbfopt.boundary import assemble, dirichlet_rows, neumann_rows, robin_rows
-from rbfopt.linsolve import linsolve
+from rbfopt.fd.boundary import assemble, dirichlet_rows, neumann_rows, robin_rows
 from rbfopt.operators import Laplacian
+from rbfopt.sparse import linsolve
 from rbfopt.stencils import find_neighbors
 from rbfopt.testing import check_rules
 

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import jittered_grid, scattered
+from helpers import jittered_grid, scattered
 
 import rbfopt as ro
 

@@ -12,7 +12,7 @@ differentiation of the kernel and monomials (:mod:`rbfopt.operators`).
 
 Derivative rules. The local solve is wrapped in ``jax.lax.custom_linear_solve``: the
 factorization of each stencil (Householder QR of ``P``, Cholesky of the projected
-kernel block, see :mod:`rbfopt._saddle`) is computed once from the primal values;
+kernel block, see :mod:`rbfopt.fd._saddle`) is computed once from the primal values;
 the forward-mode tangent ``dw = K^-1 (db - dK w)`` and the reverse-mode cotangent
 ``bbar = K^-1 wbar`` (``K`` symmetric) are further solves with the same factors.
 No tape of the elimination is kept, and since the rules are linear solves JAX nests
@@ -42,11 +42,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._util import fmt_indices, is_tracer, pad_rows
+from ..basis import PHS, RadialBasis
+from ..operators import Operator
+from ..polynomials import monomials, num_monomials
+from ..stencils import check_points, check_stencils
 from . import _saddle
-from .basis import PHS, RadialBasis
-from .operators import Operator
-from .polynomials import monomials, num_monomials
-from .stencils import _fmt, check_points, check_stencils
 
 __all__ = [
     "build_weights",
@@ -78,10 +79,6 @@ COMPILER_OPTIONS: dict[str, Any] = {
 def _on_cpu() -> bool:
     # COMPILER_OPTIONS name XLA:CPU flags; other backends reject unknown options
     return jax.default_backend() == "cpu"
-
-
-def _is_tracer(*xs: Any) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
 
 
 #: Elements of one chunk's (k, k, chunk) kernel block the default CPU chunk aims at,
@@ -316,7 +313,7 @@ def _jit_build(fn):
     @functools.wraps(fn)
     def call(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         args = (op, data, eval_points, adjl, basis, chunk_size, solver, large)
-        traced = _is_tracer(data, eval_points, adjl, basis)
+        traced = is_tracer(data, eval_points, adjl, basis)
         if state["fast"] and not traced and _is_large(np.shape(adjl)[0]):
             try:
                 return fast(*args)
@@ -346,12 +343,6 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         n_chunks = -(-n_chunks // len(devices)) * len(devices)
     else:
         devices = None
-    pad = n_chunks * chunk_size - n_eval
-
-    def padded(a):
-        # repeat the last row: padded stencils stay valid, so no NaN reaches the
-        # (discarded) padding in either derivative mode
-        return jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)], axis=0)
 
     # Rematerialized in reverse mode: the backward pass recomputes one chunk's kernel
     # blocks and factors instead of storing them for all chunks (N = 30 000: peak
@@ -378,7 +369,8 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         )
         return lax.map(body, xs)
 
-    args = (padded(eval_points), padded(adjl), None if eps is None else padded(eps))
+    n_pad = n_chunks * chunk_size
+    args = tuple(None if a is None else pad_rows(a, n_pad) for a in (eval_points, adjl, eps))
     if devices is None:
         w, q = run(data, *args)
     else:
@@ -472,7 +464,7 @@ def check_inputs(
             f"basis: PHS order {basis.order} is not {op.order} times differentiable at r = 0; "
             f"use PHS order > {op.order}"
         )
-    if basis.eps is not None and not _is_tracer(basis.eps):
+    if basis.eps is not None and not is_tracer(basis.eps):
         e = np.asarray(basis.eps)
         if e.ndim == 1 and e.shape[0] != len(y):
             raise ValueError(
@@ -482,7 +474,9 @@ def check_inputs(
             raise ValueError(f"eps: must be a scalar or shape ({len(y)},), got {e.shape}")
         bad = np.flatnonzero(~(np.isfinite(e.ravel()) & (e.ravel() > 0)))
         if bad.size:
-            raise ValueError(f"eps: shape parameter must be finite and > 0 at indices {_fmt(bad)}")
+            raise ValueError(
+                f"eps: shape parameter must be finite and > 0 at indices {fmt_indices(bad)}"
+            )
 
 
 def build_weights(
@@ -517,7 +511,7 @@ def build_weights(
     """
     if eval_points is None:
         eval_points = data
-    concrete = not _is_tracer(data, eval_points, adjl, basis)
+    concrete = not is_tracer(data, eval_points, adjl, basis)
     if concrete:
         check_inputs(op, data, eval_points, adjl, basis)
         data = jnp.asarray(np.asarray(data, dtype=np.float64).reshape(len(data), -1))
@@ -541,8 +535,8 @@ def build_weights(
         )
         if bad.size:
             raise ValueError(
-                f"adjl: degenerate stencils at evaluation points {_fmt(bad)}: their points are "
-                f"not unisolvent for poly_deg={basis.poly_deg} (e.g. collinear, or on a "
+                f"adjl: degenerate stencils at evaluation points {fmt_indices(bad)}: their points "
+                f"are not unisolvent for poly_deg={basis.poly_deg} (e.g. collinear, or on a "
                 "conic) or contain coincident points, or the local system is numerically "
                 "singular (smooth kernels near the flat limit: eps times the stencil radius "
                 "too small); use a larger k, a lower poly_deg, a larger eps, or fix the nodes"

@@ -1,4 +1,4 @@
-"""The batched saddle-point factorization (rbfopt._saddle) against numpy/LAPACK, and
+"""The batched saddle-point factorization (rbfopt.fd._saddle) against numpy/LAPACK, and
 the loop variants that large builds use (``large=True``) against exact monomial
 reproduction.
 
@@ -15,8 +15,8 @@ import pytest
 from test_weights import EXACT_TOL, exactness_error, make_op, problem
 
 import rbfopt as ro
-from rbfopt import _saddle
-from rbfopt.weights import _build
+from rbfopt.fd import _saddle
+from rbfopt.fd.weights import _build
 
 B = 5
 

@@ -8,7 +8,7 @@ weights w.r.t. node positions and ``eps``).
 
 Constructors (:func:`laplacian`, :func:`partial`, ...) find stencils with scipy when
 ``adjl`` is not given (outside any trace) and build the weights with
-:func:`rbfopt.weights.build_weights`; with ``adjl`` given, construction is
+:func:`rbfopt.fd.weights.build_weights`; with ``adjl`` given, construction is
 traceable, so ``jax.grad(lambda p: loss(laplacian(p, adjl=adjl)(u)))(points)``
 differentiates w.r.t. node positions.
 """
@@ -22,8 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-from .basis import PHS, RadialBasis
-from .operators import (
+from .._util import as_points, is_tracer
+from ..basis import PHS, RadialBasis
+from ..operators import (
     Gradient,
     Hessian,
     Identity,
@@ -32,8 +33,8 @@ from .operators import (
     Operator,
     Partial,
 )
-from .stencils import autoselect_k, find_neighbors
-from .weights import _is_tracer, build_weights
+from ..stencils import autoselect_k, find_neighbors
+from .weights import build_weights
 
 __all__ = [
     "RBFOperator",
@@ -155,7 +156,7 @@ def operator(
     """
     basis = PHS(3, poly_deg=2) if basis is None else basis
     if adjl is None:
-        if _is_tracer(data, eval_points):
+        if is_tracer(data, eval_points):
             raise ValueError(
                 "adjl: stencils cannot be searched inside a trace (jit/grad); compute "
                 "adjl = ro.find_neighbors(data, k, eval_points) outside and pass it"
@@ -163,13 +164,9 @@ def operator(
         d = np.asarray(data).reshape(len(data), -1).shape[1]
         k = autoselect_k(d, basis.poly_deg) if k is None else k
         adjl = find_neighbors(data, k, eval_points)
-    data_arr = data if _is_tracer(data) else jnp.asarray(np.asarray(data, dtype=np.float64))
-    if data_arr.ndim == 1:
-        data_arr = data_arr[:, None]
-    if eval_points is not None and not _is_tracer(eval_points):
-        eval_points = jnp.asarray(np.asarray(eval_points, dtype=np.float64))
-        if eval_points.ndim == 1:
-            eval_points = eval_points[:, None]
+    data_arr = as_points(data)
+    if eval_points is not None:
+        eval_points = as_points(eval_points)
     w = build_weights(op, data_arr, eval_points, adjl, basis, chunk_size=chunk_size)
     return RBFOperator(
         w, jnp.asarray(adjl, jnp.int32), data_arr.shape[0], op.out_shape(data_arr.shape[1])

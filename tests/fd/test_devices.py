@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     import rbfopt as ro
     ro.set_host_device_count(2)
     import jax, jax.numpy as jnp, numpy as np
-    from rbfopt import weights as W
+    from rbfopt.fd import weights as W
 
     assert jax.local_device_count() == 2
     x = jnp.asarray(np.random.default_rng(3).random((600, 2)))

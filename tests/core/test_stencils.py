@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import scattered
+from helpers import scattered
 
 import rbfopt as ro
 

@@ -10,7 +10,7 @@ from scipy.interpolate import RBFInterpolator
 
 import rbfopt  # noqa: F401  (float64)
 from rbfopt.basis import IMQ, MQ, PHS, Gaussian
-from rbfopt.interpolation import Interpolator, interpolator_adjoint, loocv
+from rbfopt.interp import Interpolator, interpolator_adjoint, loocv
 from rbfopt.operators import Gradient, Laplacian, Partial
 from rbfopt.testing import check_rules
 
@@ -105,7 +105,7 @@ def test_queries_at_centres_no_nan(data):
 
 
 def test_many_queries_chunked(data, monkeypatch):
-    import rbfopt.interpolation as mod
+    import rbfopt.interp._system as mod
 
     x, f, _ = data
     q = np.random.default_rng(5).random((333, 2))

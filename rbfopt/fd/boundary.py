@@ -14,7 +14,7 @@ returns them):
 * Robin rows: ``alpha_i u_i + beta_i n_i . grad u (x_i) = h_i``.
 
 All row builders are traceable: with ``adjl`` fixed, the rows (and
-:func:`assemble`'s :class:`~rbfopt.linsolve.StencilMatrix`) are differentiable
+:func:`assemble`'s :class:`~rbfopt.StencilMatrix`) are differentiable
 w.r.t. node positions, normals, ``alpha``, ``beta`` and ``basis.eps``, so
 ``jax.grad`` of a loss of ``linsolve(assemble(...), rhs)`` reaches the nodes.
 """
@@ -27,10 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .basis import PHS, RadialBasis
-from .linsolve import StencilMatrix
-from .operators import Gradient, Operator
-from .stencils import _fmt, autoselect_k, find_neighbors
+from .._util import as_points, fmt_indices, is_tracer
+from ..basis import PHS, RadialBasis
+from ..operators import Gradient, Operator
+from ..sparse.matrix import StencilMatrix
+from ..stencils import autoselect_k, find_neighbors
 from .weights import build_weights
 
 __all__ = [
@@ -43,10 +44,6 @@ __all__ = [
 ]
 
 
-def _is_tracer(*xs: Any) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
-
-
 def _rows_np(rows: Any, n: int, name: str) -> np.ndarray:
     r = np.asarray(rows)
     if r.ndim != 1 or (r.size and not np.issubdtype(r.dtype, np.integer)):
@@ -54,7 +51,9 @@ def _rows_np(rows: Any, n: int, name: str) -> np.ndarray:
     r = r.astype(np.int64)
     bad = np.flatnonzero((r < 0) | (r >= n))
     if bad.size:
-        raise ValueError(f"{name}: node indices out of range 0..{n - 1} at positions {_fmt(bad)}")
+        raise ValueError(
+            f"{name}: node indices out of range 0..{n - 1} at positions {fmt_indices(bad)}"
+        )
     return r
 
 
@@ -69,22 +68,17 @@ def self_positions(rows: np.ndarray, adjl: Any) -> np.ndarray:
     missing = np.flatnonzero(~hit.any(axis=1))
     if missing.size:
         raise ValueError(
-            f"adjl: nodes {_fmt(rows[missing])} are not in their own stencils; build adjl "
+            f"adjl: nodes {fmt_indices(rows[missing])} are not in their own stencils; build adjl "
             "with ro.find_neighbors(points, k) (self first)"
         )
     return np.argmax(hit, axis=1)
-
-
-def _points(points: Any) -> jax.Array:
-    p = jnp.asarray(points) if _is_tracer(points) else jnp.asarray(np.asarray(points, np.float64))
-    return p[:, None] if p.ndim == 1 else p
 
 
 def interior_rows(
     op: Operator, points: jax.Array, rows: Any, adjl: Any, basis: RadialBasis
 ) -> jax.Array:
     """RBF-FD weights of a scalar operator at ``points[rows]``: (len(rows), k)."""
-    p = _points(points)
+    p = as_points(points)
     r = _rows_np(rows, p.shape[0], "rows")
     if op.out_shape(p.shape[1]):
         raise ValueError(
@@ -106,18 +100,18 @@ def dirichlet_rows(rows: Any, adjl: Any) -> jax.Array:
 
 
 def _normal_weights(points, r, normals, adjl, basis) -> jax.Array:
-    p = _points(points)
+    p = as_points(points)
     d = p.shape[1]
     nrm = jnp.asarray(normals)
     if nrm.shape != (p.shape[0], d):
         raise ValueError(
             f"normals: expected one normal per node, shape ({p.shape[0]}, {d}), got {nrm.shape}"
         )
-    if not _is_tracer(normals) and r.size:
+    if not is_tracer(normals) and r.size:
         nn = np.linalg.norm(np.asarray(normals)[r], axis=1)
         bad = np.flatnonzero(~(np.isfinite(nn) & (nn > 0)))
         if bad.size:
-            raise ValueError(f"normals: zero or non-finite normals at nodes {_fmt(r[bad])}")
+            raise ValueError(f"normals: zero or non-finite normals at nodes {fmt_indices(r[bad])}")
     g = build_weights(Gradient(), p, p[r], np.asarray(adjl)[r], basis)  # (n_r, k, d)
     return jnp.einsum("rkd,rd->rk", g, nrm[r])
 
@@ -131,7 +125,7 @@ def neumann_rows(
     entries of ``rows`` are read. Any basis: the Gradient weights come from JAX
     differentiation of the kernel.
     """
-    p = _points(points)
+    p = as_points(points)
     r = _rows_np(rows, p.shape[0], "rows")
     if r.size == 0:
         return jnp.zeros((0, np.shape(adjl)[1]), p.dtype)
@@ -151,7 +145,7 @@ def robin_rows(
 
     ``alpha`` and ``beta`` are scalars or per-node arrays of shape (N,).
     """
-    p = _points(points)
+    p = as_points(points)
     n = p.shape[0]
     r = _rows_np(rows, n, "rows")
     if r.size == 0:
@@ -195,14 +189,14 @@ def assemble(
     ``0..N-1``. Stencils: ``adjl`` if given (makes assembly traceable w.r.t.
     ``points``), else ``find_neighbors(points, k)`` with ``k`` defaulting to
     ``autoselect_k(d, basis.poly_deg)``. Returns a :class:`StencilMatrix` for
-    :func:`rbfopt.linsolve.linsolve`; the right-hand side is the caller's (f on
+    :func:`rbfopt.linsolve`; the right-hand side is the caller's (f on
     interior rows, g/h on boundary rows).
     """
     basis = PHS(3, poly_deg=2) if basis is None else basis
-    p = _points(points)
+    p = as_points(points)
     n, d = p.shape
     if adjl is None:
-        if _is_tracer(points):
+        if is_tracer(points):
             raise ValueError(
                 "adjl: stencils cannot be searched inside a trace; compute "
                 "adjl = ro.find_neighbors(points, k) outside and pass it"
@@ -222,13 +216,13 @@ def assemble(
     count = np.bincount(allrows, minlength=n)
     if np.any(count > 1):
         raise ValueError(
-            f"interior/dirichlet/neumann/robin: nodes {_fmt(np.flatnonzero(count > 1))} are "
+            f"interior/dirichlet/neumann/robin: nodes {fmt_indices(np.flatnonzero(count > 1))} are "
             "assigned more than one equation"
         )
     if np.any(count == 0):
         raise ValueError(
-            f"interior/dirichlet/neumann/robin: nodes {_fmt(np.flatnonzero(count == 0))} have "
-            "no equation (the system would be singular)"
+            f"interior/dirichlet/neumann/robin: nodes {fmt_indices(np.flatnonzero(count == 0))} "
+            "have no equation (the system would be singular)"
         )
     if (sets["neumann"].size or sets["robin"].size) and normals is None:
         raise ValueError("normals: Neumann/Robin rows need per-node normals of shape (N, d)")

@@ -1,0 +1,75 @@
+"""Helpers shared by the rooms of the package: one copy of each.
+
+* :func:`is_tracer`: whether a value is being traced (checks that need concrete
+  values are skipped under ``jit``/``grad``);
+* :func:`as_points`: coerce points to a float64 JAX array of shape (N, d);
+* :func:`pad_rows`: pad an array to a row count by repeating its last row;
+* :func:`fmt_indices`: the offending indices of an error message, abbreviated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["as_points", "fmt_indices", "is_tracer", "pad_rows"]
+
+
+def is_tracer(*xs: Any) -> bool:
+    """True when any leaf of ``xs`` is a JAX tracer.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> is_tracer(jnp.ones(2))
+      False
+      >>> jax.jit(lambda x: jnp.float64(is_tracer(x)))(1.0)
+      Array(1., dtype=float64, weak_type=True)
+    """
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
+
+
+def as_points(points: Any) -> jax.Array:
+    """``points`` as a JAX array of shape (N, d): float64 when concrete, (N,) read as (N, 1).
+
+    Traced values keep their dtype (they come from the caller's computation).
+
+    Examples:
+      >>> as_points([0.0, 1.0]).shape
+      (2, 1)
+    """
+    if is_tracer(points):
+        p = jnp.asarray(points)
+    else:
+        p = jnp.asarray(np.asarray(points, dtype=np.float64))
+    return p[:, None] if p.ndim == 1 else p
+
+
+def pad_rows(a: jax.Array, n: int) -> jax.Array:
+    """``a`` extended to ``n`` rows by repeating its last row.
+
+    Padded rows are copies of a valid row (a stencil, a query point), so they stay
+    finite in every derivative mode; callers discard them.
+
+    Examples:
+      >>> pad_rows(jnp.array([[1.0], [2.0]]), 4).ravel()
+      Array([1., 2., 2., 2.], dtype=float64)
+    """
+    pad = n - a.shape[0]
+    if pad <= 0:
+        return a
+    return jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)], axis=0)
+
+
+def fmt_indices(idx: Any, limit: int = 10) -> str:
+    """The first ``limit`` indices of ``idx`` and their count, for error messages.
+
+    Examples:
+      >>> fmt_indices([3, 7])
+      '[3, 7] (2 in all)'
+    """
+    idx = np.asarray(idx).ravel()
+    s = ", ".join(str(int(i)) for i in idx[:limit])
+    return f"[{s}{', ...' if idx.size > limit else ''}] ({idx.size} in all)"

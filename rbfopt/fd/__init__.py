@@ -1,0 +1,40 @@
+"""The RBF-FD engine: stencil weights of any linear operator, and the operators built on them.
+
+* :func:`build_weights` (:mod:`rbfopt.fd.weights`): batched local saddle-point solves
+  (:mod:`rbfopt.fd._saddle`) with derivative rules in both modes;
+* :class:`RBFOperator` and its constructors (:mod:`rbfopt.fd.operator`):
+  ``laplacian``, ``partial``, ``gradient``, ..., ``regrid``;
+* boundary rows and their assembly into a global system (:mod:`rbfopt.fd.boundary`).
+"""
+
+from .boundary import assemble, dirichlet_rows, interior_rows, neumann_rows, robin_rows
+from .operator import (
+    RBFOperator,
+    directional,
+    gradient,
+    hessian,
+    laplacian,
+    mixed_partial,
+    partial,
+    regrid,
+)
+from .weights import build_weights, check_inputs, set_host_device_count
+
+__all__ = [
+    "RBFOperator",
+    "assemble",
+    "build_weights",
+    "check_inputs",
+    "dirichlet_rows",
+    "directional",
+    "gradient",
+    "hessian",
+    "interior_rows",
+    "laplacian",
+    "mixed_partial",
+    "neumann_rows",
+    "partial",
+    "regrid",
+    "robin_rows",
+    "set_host_device_count",
+]
