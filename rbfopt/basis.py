@@ -95,6 +95,19 @@ class RadialBasis:
 
     Subclasses implement :meth:`profile` (the kernel as a function of the
     difference vector and ``eps``) and set ``cpd_order`` / ``sign``.
+
+    Examples:
+      A basis is a pytree whose only leaf is ``eps``:
+
+      >>> import jax
+      >>> import rbfopt as ro
+      >>> b = ro.IMQ(eps=2.0)
+      >>> b
+      IMQ(eps=2.0, poly_deg=2)
+      >>> jax.tree_util.tree_leaves(b)
+      [2.0]
+      >>> b.replace(eps=0.5)
+      IMQ(eps=0.5, poly_deg=2)
     """
 
     poly_deg: int
@@ -159,6 +172,14 @@ class PHS(RadialBasis):
     ``poly_deg >= (order - 1) / 2`` (the default ``poly_deg=2`` suits order 3 and 5).
     ``r^n`` has continuous derivatives up to order ``n - 1`` at ``r = 0``; operators of
     higher order are singular there (e.g. the Laplacian of PHS(1)).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import rbfopt as ro
+      >>> ro.PHS(3)(jnp.zeros(2), jnp.array([3.0, 4.0]))
+      Array(125., dtype=float64)
+      >>> ro.PHS(5, poly_deg=3)
+      PHS(order=5, poly_deg=3)
     """
 
     def __init__(self, order: int = 3, poly_deg: int = 2):
@@ -199,7 +220,16 @@ class _ShapeBasis(RadialBasis):
 
 @jax.tree_util.register_pytree_node_class
 class IMQ(_ShapeBasis):
-    """Inverse multiquadric ``phi(r) = 1 / sqrt(1 + (eps r)^2)`` (positive definite)."""
+    """Inverse multiquadric ``phi(r) = 1 / sqrt(1 + (eps r)^2)`` (positive definite).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import rbfopt as ro
+      >>> ro.IMQ(eps=1.0)(jnp.zeros(2), jnp.array([3.0, 4.0]))
+      Array(0.19611614, dtype=float64)
+      >>> jax.grad(lambda e: ro.IMQ(eps=e)(jnp.zeros(1), jnp.ones(1)))(1.0)
+      Array(-0.35355339, dtype=float64, weak_type=True)
+    """
 
     def _of_es(self, es):
         return jax.lax.rsqrt(1.0 + es)
@@ -207,7 +237,14 @@ class IMQ(_ShapeBasis):
 
 @jax.tree_util.register_pytree_node_class
 class Gaussian(_ShapeBasis):
-    """Gaussian ``phi(r) = exp(-(eps r)^2)`` (positive definite)."""
+    """Gaussian ``phi(r) = exp(-(eps r)^2)`` (positive definite).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import rbfopt as ro
+      >>> ro.Gaussian(eps=0.5)(jnp.zeros(1), jnp.array([2.0]))
+      Array(0.36787944, dtype=float64)
+    """
 
     def _of_es(self, es):
         return jnp.exp(-es)
@@ -215,7 +252,18 @@ class Gaussian(_ShapeBasis):
 
 @jax.tree_util.register_pytree_node_class
 class MQ(_ShapeBasis):
-    """Multiquadric ``phi(r) = sqrt(1 + (eps r)^2)`` (CPD of order 1: use poly_deg >= 0)."""
+    """Multiquadric ``phi(r) = sqrt(1 + (eps r)^2)`` (CPD of order 1: use poly_deg >= 0).
+
+    Examples:
+      Differentiable everywhere, with no NaN at ``r = 0``:
+
+      >>> import jax, jax.numpy as jnp
+      >>> import rbfopt as ro
+      >>> ro.MQ(eps=0.75)(jnp.zeros(2), jnp.array([0.0, 4.0]))
+      Array(3.16227766, dtype=float64)
+      >>> jax.grad(lambda x: ro.MQ()(x, jnp.zeros(2)))(jnp.zeros(2))
+      Array([0., 0.], dtype=float64)
+    """
 
     cpd_order = 1
     sign = -1.0

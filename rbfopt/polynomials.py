@@ -25,7 +25,13 @@ __all__ = ["exponents", "num_monomials", "monomials"]
 
 
 def num_monomials(d: int, deg: int) -> int:
-    """Number of monomials of total degree ``<= deg`` in ``d`` variables: C(deg+d, d)."""
+    """Number of monomials of total degree ``<= deg`` in ``d`` variables: C(deg+d, d).
+
+    Examples:
+      >>> import rbfopt as ro
+      >>> ro.num_monomials(2, 2), ro.num_monomials(3, -1)
+      (6, 0)
+    """
     return 0 if deg < 0 else comb(deg + d, d)
 
 
@@ -46,6 +52,18 @@ def exponents(d: int, deg: int) -> np.ndarray:
     """Exponent table, shape ``(num_monomials(d, deg), d)``, int32, in the house ordering.
 
     ``deg = -1`` gives an empty ``(0, d)`` table (no polynomial augmentation).
+
+    Examples:
+      Total degree first, then the first coordinate's power, highest first:
+
+      >>> import rbfopt as ro
+      >>> ro.exponents(2, 2)
+      array([[0, 0],
+             [1, 0],
+             [0, 1],
+             [2, 0],
+             [1, 1],
+             [0, 2]], dtype=int32)
     """
     if d not in (1, 2, 3):
         raise ValueError(f"d: dimension must be 1, 2 or 3, got {d}")
@@ -63,6 +81,14 @@ def monomials(x: jnp.ndarray, deg: int, axis: int = -1) -> jnp.ndarray:
     batch-last callers need no transpose). Powers are built by repeated multiplication
     (no ``pow``), so every derivative is finite at ``x = 0``; each monomial is a product
     of static slices (no gather).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import rbfopt as ro
+      >>> ro.monomials(jnp.array([2.0, 3.0]), 2)  # 1, x, y, x^2, xy, y^2
+      Array([1., 2., 3., 4., 6., 9.], dtype=float64)
+      >>> ro.monomials(jnp.ones((5, 3)), 1).shape
+      (5, 4)
     """
     x = jnp.asarray(x)
     axis = axis % x.ndim

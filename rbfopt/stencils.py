@@ -18,7 +18,13 @@ __all__ = ["find_neighbors", "autoselect_k", "check_points", "check_stencils"]
 
 
 def autoselect_k(d: int, poly_deg: int) -> int:
-    """Default stencil size: ``max(2 * C(poly_deg + d, d), 2 d + 1)``."""
+    """Default stencil size: ``max(2 * C(poly_deg + d, d), 2 d + 1)``.
+
+    Examples:
+      >>> import rbfopt as ro
+      >>> ro.autoselect_k(2, 2), ro.autoselect_k(3, 1), ro.autoselect_k(1, -1)
+      (12, 8, 3)
+    """
     if d not in (1, 2, 3):
         raise ValueError(f"d: dimension must be 1, 2 or 3, got {d}")
     m = comb(poly_deg + d, d) if poly_deg >= 0 else 0
@@ -61,6 +67,18 @@ def find_neighbors(data: object, k: int, eval_points: object | None = None) -> n
     ``eval_points`` is ``None`` (evaluation at the data) every row starts with the
     point itself. Raises ValueError for bad shapes, NaN/inf, duplicate data points
     and ``k`` outside ``1..N``.
+
+    Examples:
+      >>> import numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+      >>> ro.find_neighbors(x, 2)
+      array([[0, 1],
+             [1, 0],
+             [2, 0],
+             [3, 2]], dtype=int32)
+      >>> ro.find_neighbors(x, 3, eval_points=np.array([[2.9, 2.9]]))
+      array([[3, 2, 1]], dtype=int32)
     """
     x = check_points(data, "data")
     n, d = x.shape

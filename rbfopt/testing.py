@@ -55,6 +55,12 @@ def central_difference(f: Callable, args: tuple, direction: tuple, h: float) -> 
     """Five-point central difference of ``f(*args)`` along ``direction`` with step ``h``.
 
     ``(-f(x+2hv) + 8 f(x+hv) - 8 f(x-hv) + f(x-2hv)) / (12 h)``: error O(h^4).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt.testing import central_difference
+      >>> central_difference(jnp.sin, (0.0,), (1.0,), 1e-3)
+      Array(1., dtype=float64, weak_type=True)
     """
 
     def at(t):
@@ -94,6 +100,13 @@ def check_rules(
 
     Returns the worst relative error per mode; raises ``AssertionError`` if any
     exceeds ``rtol``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import rbfopt as ro
+      >>> errs = ro.testing.check_rules(lambda x: jnp.sin(x) * x, jnp.linspace(0.0, 1.0, 5))
+      >>> sorted(errs), max(errs.values()) < 1e-8
+      (['fwd', 'rev'], True)
     """
     modes = tuple(modes)
     bad = set(modes) - {"fwd", "rev"}

@@ -55,6 +55,20 @@ class RBFOperator:
 
     ``n_data`` (static) is the number of data nodes; ``out_shape`` (static) is ``()``
     for scalar operators, ``(d,)`` for gradients, ``(d, d)`` for Hessians.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> L = ro.laplacian(x)
+      >>> L
+      RBFOperator(N_eval=30, N=30, k=12, out_shape=())
+      >>> L.weights.shape, L.adjl.shape, L.shape
+      ((30, 12), (30, 12), (30, 30))
+      >>> bool(jnp.allclose(L(x[:, 0] ** 2 + x[:, 1] ** 2), 4.0))
+      True
+      >>> L.adjoint(jnp.ones(30)).shape, L.to_scipy().shape
+      ((30,), (30, 30))
     """
 
     def __init__(self, weights: jax.Array, adjl: jax.Array, n_data: int, out_shape=()):
@@ -153,6 +167,20 @@ def operator(
 
     ``basis`` defaults to ``PHS(3, poly_deg=2)``; ``k`` to ``autoselect_k(d, poly_deg)``.
     Pass ``adjl`` (from :func:`rbfopt.find_neighbors`) to make construction traceable.
+
+    Examples:
+      Any operator description; with ``adjl`` fixed, differentiate w.r.t. the nodes:
+
+      >>> import jax, jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> op = ro.operator(x, ro.Laplacian() + 2.0 * ro.Partial(1, 0))
+      >>> bool(jnp.allclose(op(x[:, 0] ** 2), 2.0 + 4.0 * x[:, 0]))
+      True
+      >>> adjl = ro.find_neighbors(x, 12)
+      >>> loss = lambda p: jnp.sum(ro.operator(p, ro.Laplacian(), adjl=adjl)(jnp.sin(p[:, 0])))
+      >>> jax.grad(loss)(jnp.asarray(x)).shape
+      (30, 2)
     """
     basis = PHS(3, poly_deg=2) if basis is None else basis
     if adjl is None:
@@ -174,32 +202,86 @@ def operator(
 
 
 def laplacian(data, **kw) -> RBFOperator:
-    """Laplacian ``sum_i d^2/dx_i^2``. Keywords as :func:`operator`."""
+    """Laplacian ``sum_i d^2/dx_i^2``. Keywords as :func:`operator`.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> L = ro.laplacian(x)
+      >>> bool(jnp.allclose(L(x[:, 0] * x[:, 1]), 0.0, atol=1e-8))
+      True
+    """
     return operator(data, Laplacian(), **kw)
 
 
 def partial(data, order: int, dim: int, **kw) -> RBFOperator:
-    """``d^order / dx_dim^order`` (dim 0-based). Keywords as :func:`operator`."""
+    """``d^order / dx_dim^order`` (dim 0-based). Keywords as :func:`operator`.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> bool(jnp.allclose(ro.partial(x, 1, 0)(x[:, 0] ** 2), 2 * x[:, 0]))
+      True
+    """
     return operator(data, Partial(order, dim), **kw)
 
 
 def mixed_partial(data, i: int, j: int, **kw) -> RBFOperator:
-    """``d^2 / (dx_i dx_j)``. Keywords as :func:`operator`."""
+    """``d^2 / (dx_i dx_j)``. Keywords as :func:`operator`.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> bool(jnp.allclose(ro.mixed_partial(x, 0, 1)(x[:, 0] * x[:, 1]), 1.0))
+      True
+    """
     return operator(data, MixedPartial(i, j), **kw)
 
 
 def gradient(data, **kw) -> RBFOperator:
-    """Gradient (out_shape (d,)). Keywords as :func:`operator`."""
+    """Gradient (out_shape (d,)). Keywords as :func:`operator`.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> g = ro.gradient(x)(x[:, 0] + 2 * x[:, 1])
+      >>> g.shape, bool(jnp.allclose(g, jnp.array([1.0, 2.0])))
+      ((30, 2), True)
+    """
     return operator(data, Gradient(), **kw)
 
 
 def hessian(data, **kw) -> RBFOperator:
-    """Hessian (out_shape (d, d)). Keywords as :func:`operator`."""
+    """Hessian (out_shape (d, d)). Keywords as :func:`operator`.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> H = ro.hessian(x)(x[:, 0] ** 2)
+      >>> H.shape
+      (30, 2, 2)
+      >>> bool(jnp.allclose(H, jnp.array([[2.0, 0.0], [0.0, 0.0]]), atol=1e-8))
+      True
+    """
     return operator(data, Hessian(), **kw)
 
 
 def regrid(data, eval_points, **kw) -> RBFOperator:
-    """Local RBF interpolation from ``data`` to ``eval_points``. Keywords as :func:`operator`."""
+    """Local RBF interpolation from ``data`` to ``eval_points``. Keywords as :func:`operator`.
+
+    Examples:
+      >>> import numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> R = ro.regrid(x, np.array([[0.5, 0.5]]))
+      >>> R(1 + x[:, 0] - x[:, 1])
+      Array([1.], dtype=float64)
+    """
     return operator(data, Identity(), eval_points=eval_points, **kw)
 
 
@@ -208,6 +290,14 @@ def directional(data, v, **kw) -> RBFOperator:
 
     By linearity of the weights in the operator, per-node directions contract the
     gradient weights: ``W_v[e, j] = sum_i v[e, i] W_grad[e, j, i]``.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> Dv = ro.directional(x, jnp.array([0.6, 0.8]))
+      >>> bool(jnp.allclose(Dv(x[:, 0] + x[:, 1]), 1.4))
+      True
     """
     g = gradient(data, **kw)
     v = jnp.asarray(v, dtype=g.weights.dtype)

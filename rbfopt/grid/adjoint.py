@@ -47,6 +47,21 @@ class GridAdjoint:
 
     ``adj.matrix(deriv)`` materializes ``Wᵀ`` as a dense (n_1⋯n_d, m) array (for
     checks); ``adj.shape == (n_1⋯n_d, m)``.
+
+    Examples:
+      ``adj(ybar)`` is the gradient of ``<ybar, itp(xq)>`` w.r.t. the data, without data:
+
+      >>> import jax, jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> xq = jnp.array([0.3, 0.7])
+      >>> adj = grid.cubic_adjoint(x, xq)
+      >>> adj.shape, adj.matrix().shape
+      ((5, 2), (5, 2))
+      >>> ybar = jnp.array([1.0, -2.0])
+      >>> g = jax.grad(lambda f: ybar @ grid.cubic_interp(x, f)(xq))(jnp.zeros(5))
+      >>> bool(jnp.allclose(adj(ybar), g))
+      True
     """
 
     def __init__(self, kind, grids, bcs, extraps, qs, query_shape):
@@ -158,11 +173,33 @@ def linear_adjoint(x: Any, xq: Any, extrap: Any = _NO_EXTRAP) -> GridAdjoint:
 
     ``Wᵀȳ``: each query scatters ``ȳ (1 - t/h_j)`` to ``f_j`` and ``ȳ t/h_j`` to
     ``f_{j+1}`` (value), or ``∓ȳ/h_j`` (derivative); tensor products in N-D.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> adj = grid.linear_adjoint(jnp.linspace(0.0, 1.0, 5), jnp.array([0.1]))
+      >>> adj(jnp.array([1.0]))
+      Array([0.6, 0.4, 0. , 0. , 0. ], dtype=float64)
+      >>> adj.matrix(deriv=1).ravel()
+      Array([-4.,  4.,  0.,  0.,  0.], dtype=float64)
     """
     return _make("linear", x, xq, None, extrap)
 
 
 def cubic_adjoint(x: Any, xq: Any, bc: Any = _CUBIC_FIT, extrap: Any = _NO_EXTRAP) -> GridAdjoint:
     """Data-free ``Wᵀ`` of :func:`~rbfopt.grid.cubic_interp` on grid ``x`` at ``xq``:
-    scatter of basis weights, then ``G_fᵀ + Bᵀ A⁻ᵀ G_sᵀ`` per axis (module docstring)."""
+    scatter of basis weights, then ``G_fᵀ + Bᵀ A⁻ᵀ G_sᵀ`` per axis (module docstring).
+
+    Examples:
+      Weights sum to one (constants are reproduced):
+
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 6)
+      >>> adj = grid.cubic_adjoint(x, jnp.array([0.15, 0.5, 0.95]), bc=grid.Natural())
+      >>> adj.shape
+      (6, 3)
+      >>> jnp.round(adj.matrix().sum(axis=0), 12)
+      Array([1., 1., 1.], dtype=float64)
+    """
     return _make("cubic", x, xq, bc, extrap)

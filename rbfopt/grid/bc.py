@@ -48,6 +48,13 @@ class CubicFit(BoundaryCondition):
 
     ``s_0 = Σ_{k=0}^{3} L_k'(x_0) f_k`` with ``L_k`` the Lagrange basis on ``x_0..x_3``
     (mirrored at the right end).  Reproduces cubic polynomials exactly.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.cubic_interp(x, x ** 3, bc=grid.CubicFit())(jnp.array([0.3]))
+      Array([0.027], dtype=float64)
     """
 
     min_points: ClassVar[int] = 4
@@ -56,7 +63,15 @@ class CubicFit(BoundaryCondition):
 @dataclass(frozen=True)
 class NotAKnot(BoundaryCondition):
     """Third derivative continuous at ``x_1`` (resp. ``x_{n-2}``): first two pieces
-    are one cubic.  Reproduces cubic polynomials exactly."""
+    are one cubic.  Reproduces cubic polynomials exactly.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.cubic_interp(x, x ** 3, bc=grid.NotAKnot())(jnp.array([0.3]))
+      Array([0.027], dtype=float64)
+    """
 
     min_points: ClassVar[int] = 4
 
@@ -64,7 +79,18 @@ class NotAKnot(BoundaryCondition):
 @jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True)
 class Deriv1(ValueLeaf, BoundaryCondition):
-    """Prescribed first derivative ``f'(end) = value`` (clamped)."""
+    """Prescribed first derivative ``f'(end) = value`` (clamped).
+
+    Examples:
+      A ``(start, end)`` pair; with the exact end slopes a quadratic is reproduced:
+
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> bc = (grid.Deriv1(0.0), grid.Deriv1(2.0))
+      >>> grid.cubic_interp(x, x ** 2, bc=bc)(jnp.array([0.3]))
+      Array([0.09], dtype=float64)
+    """
 
     value: Any = 0.0
 
@@ -72,14 +98,30 @@ class Deriv1(ValueLeaf, BoundaryCondition):
 @jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True)
 class Deriv2(ValueLeaf, BoundaryCondition):
-    """Prescribed second derivative ``f''(end) = value``."""
+    """Prescribed second derivative ``f''(end) = value``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.cubic_interp(x, x ** 2, bc=grid.Deriv2(2.0))(jnp.array([0.3]))
+      Array([0.09], dtype=float64)
+    """
 
     value: Any = 0.0
 
 
 @dataclass(frozen=True)
 class Natural(BoundaryCondition):
-    """Zero second derivative at the end (``Deriv2(0)``, but purely linear)."""
+    """Zero second derivative at the end (``Deriv2(0)``, but purely linear).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.cubic_interp(x, x ** 2, bc=grid.Natural())(jnp.array([0.0, 1.0]), deriv=2)
+      Array([0., 0.], dtype=float64)
+    """
 
 
 @dataclass(frozen=True)
@@ -98,6 +140,18 @@ class Periodic(BoundaryCondition):
     ``h_i s_{i-1} + 2 (h_{i-1} + h_i) s_i + h_{i-1} s_{i+1} = 3 (h_i δ_{i-1} + h_{i-1} δ_i)``
     with the actual spacings ``h_i`` (so non-uniform grids are right), by
     Sherman–Morrison on a tridiagonal matrix.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> th = jnp.linspace(0.0, 2 * jnp.pi, 17)
+      >>> s = grid.cubic_interp(th, jnp.cos(th), bc=grid.Periodic())
+      >>> d1 = s(jnp.array([0.0, 2 * jnp.pi]), deriv=1)
+      >>> bool(jnp.isclose(d1[0], d1[1], atol=1e-12))
+      True
+      >>> s2 = grid.cubic_interp(th[:-1], jnp.cos(th[:-1]), bc=grid.Periodic(endpoint="exclusive"))
+      >>> jnp.round(s2(jnp.array([jnp.pi])), 4)
+      Array([-1.], dtype=float64)
     """
 
     endpoint: str = "inclusive"

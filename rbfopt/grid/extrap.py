@@ -42,30 +42,72 @@ class Extrapolation:
 
 @dataclass(frozen=True)
 class NoExtrap(Extrapolation):
-    """Queries must lie in the domain (``ValueError`` when concrete, NaN when traced)."""
+    """Queries must lie in the domain (``ValueError`` when concrete, NaN when traced).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.linear_interp(x, x)(jnp.array([1.5]))  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: xq: queries outside the domain [0.0, 1.0] at indices [0] ...
+    """
 
 
 @dataclass(frozen=True)
 class ExtendExtrap(Extrapolation):
-    """Continue the end polynomial piece (cubic or linear) outside the domain."""
+    """Continue the end polynomial piece (cubic or linear) outside the domain.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.linear_interp(x, x, extrap=grid.ExtendExtrap())(jnp.array([1.5]))
+      Array([1.5], dtype=float64)
+    """
 
 
 @dataclass(frozen=True)
 class ClampExtrap(Extrapolation):
-    """End value outside the domain; derivatives along the axis are zero there."""
+    """End value outside the domain; derivatives along the axis are zero there.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.linear_interp(x, x, extrap=grid.ClampExtrap())(jnp.array([-0.5, 1.5]))
+      Array([0., 1.], dtype=float64)
+    """
 
 
 @jax.tree_util.register_pytree_node_class
 @dataclass(frozen=True)
 class FillExtrap(ValueLeaf, Extrapolation):
-    """Constant ``value`` outside the domain (derivatives 0).  ``value`` is a leaf."""
+    """Constant ``value`` outside the domain (derivatives 0).  ``value`` is a leaf.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.linear_interp(x, x, extrap=grid.FillExtrap(-1.0))(jnp.array([0.5, 1.5]))
+      Array([ 0.5, -1. ], dtype=float64)
+    """
 
     value: Any = 0.0
 
 
 @dataclass(frozen=True)
 class WrapExtrap(Extrapolation):
-    """Wrap queries into the domain modulo its length."""
+    """Wrap queries into the domain modulo its length.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> grid.linear_interp(x, x, extrap=grid.WrapExtrap())(jnp.array([1.25]))
+      Array([0.25], dtype=float64)
+    """
 
 
 for _cls in (NoExtrap, ExtendExtrap, ClampExtrap, WrapExtrap):

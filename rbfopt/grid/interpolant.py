@@ -123,6 +123,18 @@ class GridInterpolant:
     tuple of d arrays or an array (..., d) → ``query shape + batch``.  ``deriv``: the
     derivative order (1-D int) or one order per axis (mixed partials), cubic ≤ 3,
     linear ≤ 1.
+
+    Examples:
+      The data ``f`` is a leaf, so a loss of ``itp`` differentiates w.r.t. it:
+
+      >>> import jax, jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> itp = grid.cubic_interp(x, x ** 3)
+      >>> itp.grid_shape, itp.ndim
+      ((5,), 1)
+      >>> jax.grad(lambda f: grid.cubic_interp(x, f)(0.3))(x ** 3)
+      Array([-0.04266667,  0.84266667,  0.248     , -0.05333333,  0.00533333], dtype=float64)
     """
 
     def __init__(self, kind: str, grids, f, bcs, extraps, searches):
@@ -246,6 +258,19 @@ def linear_interp(x: Any, f: Any, extrap: Any = _NO_EXTRAP) -> GridInterpolant:
     ``x``: a sorted 1-D array (n,), or a tuple of d of them; ``f``: shape
     (n_1, …, n_d, *batch), real or complex.  ``extrap``: one rule or one per axis.
     Equals ``numpy.interp`` in 1-D (inside the domain).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> itp = grid.linear_interp(x, x ** 2)
+      >>> itp(jnp.array([0.1, 0.5]))
+      Array([0.025, 0.25 ], dtype=float64)
+      >>> itp(jnp.array([0.1]), deriv=1)
+      Array([0.25], dtype=float64)
+      >>> itp2 = grid.linear_interp((x, x), x[:, None] + 2 * x[None, :])
+      >>> itp2(jnp.array([[0.3, 0.6]]))
+      Array([1.5], dtype=float64)
     """
     return _build("linear", x, f, None, extrap)
 
@@ -256,5 +281,17 @@ def cubic_interp(x: Any, f: Any, bc: Any = _CUBIC_FIT, extrap: Any = _NO_EXTRAP)
     ``bc``: 1-D: a condition for both ends or a ``(start, end)`` pair; N-D: one
     condition for all axes or a tuple with one entry (condition or pair) per axis.
     ``extrap``: one rule or one per axis.  See :mod:`rbfopt.grid.bc` for the systems.
+
+    Examples:
+      The default end condition (:class:`~rbfopt.grid.CubicFit`) reproduces cubics:
+
+      >>> import jax.numpy as jnp
+      >>> from rbfopt import grid
+      >>> x = jnp.linspace(0.0, 1.0, 5)
+      >>> s = grid.cubic_interp(x, x ** 3)
+      >>> s(jnp.array([0.3, 0.7]))
+      Array([0.027, 0.343], dtype=float64)
+      >>> s(jnp.array([0.3]), deriv=2)
+      Array([1.8], dtype=float64)
     """
     return _build("cubic", x, f, bc, extrap)

@@ -53,6 +53,16 @@ def check_poly_rank(points: np.ndarray, poly_deg: int, name: str = "points") -> 
     full column rank for the saddle system to be nonsingular. Points on a line
     (``poly_deg >= 1`` in 2-D/3-D) or on a conic such as a circle (``poly_deg >= 2``)
     violate it; the message names the highest ``poly_deg`` that would work.
+
+    Examples:
+      >>> import numpy as np
+      >>> from rbfopt.interp import check_poly_rank
+      >>> on_a_line = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+      >>> check_poly_rank(on_a_line, 0)
+      >>> check_poly_rank(on_a_line, 1)  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: points: the polynomial block is rank-deficient for poly_deg=1 ...
     """
     x = np.asarray(points, dtype=np.float64)
     n, d = x.shape

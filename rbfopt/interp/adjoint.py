@@ -63,6 +63,19 @@ class InterpolatorAdjoint:
     chunks and one transposed solve with the factors computed at construction.
     ``adj(ybar)`` takes ``(Nq,)`` or ``(Nq, m)`` and returns ``(N,)`` or ``(N, m)``;
     it equals ``jax.grad`` of ``<ybar, itp(queries)>`` w.r.t. the values.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.linspace(0.0, 1.0, 8)[:, None]
+      >>> q = np.array([[0.25], [0.5]])
+      >>> adj = ro.interpolator_adjoint(x, q)
+      >>> adj.shape, adj.matrix().shape
+      ((8, 2), (8, 2))
+      >>> ybar = jnp.array([1.0, -2.0])
+      >>> g = jax.grad(lambda f: ybar @ ro.Interpolator(x, f)(q))(jnp.zeros(8))
+      >>> bool(jnp.allclose(adj(ybar), g))
+      True
     """
 
     def __init__(self, points, queries, basis, _state=None):
@@ -117,7 +130,16 @@ def interpolator_adjoint(
     points: jax.Array, queries: jax.Array, basis: RadialBasis | None = None
 ) -> InterpolatorAdjoint:
     """Build the data-free adjoint ``W'`` of global interpolation from ``points`` to
-    ``queries`` (see :class:`InterpolatorAdjoint`). Checks as :class:`Interpolator`."""
+    ``queries`` (see :class:`InterpolatorAdjoint`). Checks as :class:`Interpolator`.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.linspace(0.0, 1.0, 8)[:, None]
+      >>> adj = ro.interpolator_adjoint(x, np.array([[0.25], [0.5]]))
+      >>> adj(jnp.ones(2)).shape, adj(jnp.ones((2, 3))).shape
+      ((8,), (8, 3))
+    """
     basis = check_basis(PHS(3, poly_deg=2) if basis is None else basis)
     if not is_tracer(points):
         x = check_centres(points, basis)

@@ -46,6 +46,18 @@ def loocv(points: jax.Array, values: jax.Array, basis: RadialBasis | None = None
     factorization replaces N refits. Differentiable w.r.t. ``basis.eps``, ``values``
     and ``points`` in forward and reverse mode (``d M^-1 = -M^-1 dM M^-1`` comes from
     the same factors). Cost O((N + M)^3): for moderate N.
+
+    Examples:
+      One gradient step on the Gaussian's ``eps``:
+
+      >>> import jax, numpy as np
+      >>> import rbfopt as ro
+      >>> x = np.random.default_rng(1).random((20, 2))
+      >>> f = np.sin(3 * x[:, 0]) * x[:, 1]
+      >>> cost = lambda e: ro.loocv(x, f, ro.Gaussian(eps=e, poly_deg=-1))
+      >>> c0, g = jax.value_and_grad(cost)(2.0)
+      >>> bool(cost(2.0 - 1e-3 * g) < c0)
+      True
     """
     basis = check_basis(PHS(3, poly_deg=2) if basis is None else basis)
     if not is_tracer(points):

@@ -27,6 +27,20 @@ class StencilMatrix:
 
     ``A @ x`` / ``A.matvec(x)`` and ``A.rmatvec(y)`` are JAX code; ``A.to_scipy()``
     gives a CSR matrix.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import rbfopt as ro
+      >>> values = jnp.array([[2.0, -1.0], [2.0, -1.0], [1.0, 0.0]])
+      >>> A = ro.StencilMatrix(values, jnp.array([[0, 1], [1, 2], [2, 0]]))
+      >>> A
+      StencilMatrix(N=3, k=2)
+      >>> A.to_scipy().toarray()
+      array([[ 2., -1.,  0.],
+             [ 0.,  2., -1.],
+             [ 0.,  0.,  1.]])
+      >>> A @ jnp.ones(3), A.rmatvec(jnp.ones(3))
+      (Array([1., 1., 1.], dtype=float64), Array([2., 1., 0.], dtype=float64))
     """
 
     def __init__(self, values: jax.Array, adjl: jax.Array):

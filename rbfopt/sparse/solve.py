@@ -162,6 +162,20 @@ def linsolve(A: StencilMatrix, b: jax.Array) -> jax.Array:
     SuperLU factors of the forward solve (``trans="T"``), so a gradient costs one
     factorization and two triangular solve pairs. Raises ValueError (concrete
     inputs) for mismatched shapes, non-finite entries and singular systems.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import rbfopt as ro
+      >>> values = jnp.array([[2.0, -1.0], [2.0, -1.0], [1.0, 0.0]])
+      >>> A = ro.StencilMatrix(values, jnp.array([[0, 1], [1, 2], [2, 0]]))
+      >>> ro.linsolve(A, jnp.ones(3))
+      Array([1., 1., 1.], dtype=float64)
+      >>> jax.grad(lambda b: jnp.sum(ro.linsolve(A, b)))(jnp.ones(3))  # A^-T 1
+      Array([0.5 , 0.75, 1.75], dtype=float64)
+      >>> jax.grad(lambda v: ro.linsolve(ro.StencilMatrix(v, A.adjl), jnp.ones(3))[0])(values)
+      Array([[-0.5 , -0.5 ],
+             [-0.25, -0.25],
+             [-0.25, -0.25]], dtype=float64)
     """
     if not isinstance(A, StencilMatrix):
         raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
