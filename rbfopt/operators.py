@@ -11,6 +11,13 @@ Scalar operators: :class:`Identity`, :class:`Partial`, :class:`MixedPartial`,
 :class:`Laplacian`, :class:`Directional`, :class:`Custom`, and ``L1 + L2``, ``c * L``.
 Vector operators: :class:`Gradient` (``out_shape = (d,)``) and :class:`Hessian`
 (``out_shape = (d, d)``).
+
+Descriptions are immutable values: they compare and hash by value (a :class:`Custom`
+by its function object), because weight builds take them as static arguments of
+``jax.jit``. Rebuilding ``ro.Laplacian() + 2.0 * ro.Partial(1, 0)`` inside a loss
+therefore reuses the compiled build instead of compiling it again. Numbers in a
+description (a :class:`Directional`'s ``v``, a :class:`Scaled`'s ``c``) must be
+concrete; they are stored as Python floats.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from ._util import is_tracer
 
 __all__ = [
     "Operator",
@@ -53,6 +62,30 @@ def _dir_deriv(f: Fn, v: Callable[[jax.Array], jax.Array]) -> Fn:
     return g
 
 
+def _index(value: Any, name: str) -> int:
+    """A non-negative integer index, as a Python int (equal descriptions hash equal)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name}: must be a non-negative integer (0-based), got {value!r}")
+    return int(value)
+
+
+def _concrete(value: Any, name: str, what: str, hint: str) -> np.ndarray:
+    # Descriptions are static arguments of jitted builds: a tracer inside one would
+    # leak out of its trace, and an array has no value hash.
+    if is_tracer(value):
+        raise ValueError(
+            f"{name}: {what} must be concrete (operator descriptions are static, hashable "
+            f"values), got a traced array; {hint}"
+        )
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: {what} must hold real numbers, got {value!r}") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: {what} must be finite, got {value!r}")
+    return arr
+
+
 def _check_dim(dim: Any, d: int | None, name: str = "dim") -> None:
     if d is not None and not 0 <= dim < d:
         raise ValueError(f"{name}: dimension index {dim} out of range for d={d} (0-based)")
@@ -63,9 +96,21 @@ class Operator:
 
     ``op(f)`` returns ``x -> (L f)(x)``. ``out_shape(d)`` is ``()`` for scalar operators.
     ``order`` is the highest derivative order (``None`` if unknown, e.g. Custom).
+    Descriptions compare and hash by value, so equal ones share compiled builds.
+
+    Examples:
+      >>> import rbfopt as ro
+      >>> op = ro.Laplacian() + 2.0 * ro.Partial(1, 0)
+      >>> op == ro.Laplacian() + 2 * ro.Partial(1, 0), op.order
+      (True, 2)
+      >>> hash(op) == hash(ro.Laplacian() + 2.0 * ro.Partial(1, 0))
+      True
     """
 
     order: int | None = None
+    # numpy defers ``array * op`` to ``op.__rmul__`` (one Scaled, or a clear error)
+    # instead of building an object array of descriptions
+    __array_ufunc__ = None
 
     def __call__(self, f: Fn) -> Fn:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -108,7 +153,13 @@ class Operator:
 
 @dataclass(frozen=True)
 class Identity(Operator):
-    """``L f = f`` (interpolation / regridding)."""
+    """``L f = f`` (interpolation / regridding).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> float(Identity()(jnp.sin)(jnp.array(0.5))) == float(jnp.sin(0.5))
+      True
+    """
 
     order = 0
 
@@ -121,7 +172,14 @@ class Identity(Operator):
 
 @dataclass(frozen=True)
 class Partial(Operator):
-    """``L f = d^order f / dx_dim^order`` (``dim`` 0-based, ``order >= 1``)."""
+    """``L f = d^order f / dx_dim^order`` (``dim`` 0-based, ``order >= 1``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> f = lambda x: x[0] ** 3 * x[1]
+      >>> float(Partial(2, 0)(f)(jnp.array([2.0, 5.0])))  # 6 x y
+      60.0
+    """
 
     order: int = 1
     dim: int = 0
@@ -133,8 +191,8 @@ class Partial(Operator):
             or self.order < 1
         ):
             raise ValueError(f"order: derivative order must be an integer >= 1, got {self.order!r}")
-        if not isinstance(self.dim, (int, np.integer)) or self.dim < 0:
-            raise ValueError(f"dim: must be a non-negative integer (0-based), got {self.dim!r}")
+        object.__setattr__(self, "order", int(self.order))
+        object.__setattr__(self, "dim", _index(self.dim, "dim"))
 
     def validate(self, d: int) -> None:
         _check_dim(self.dim, d)
@@ -147,11 +205,21 @@ class Partial(Operator):
 
 @dataclass(frozen=True)
 class MixedPartial(Operator):
-    """``L f = d^2 f / (dx_i dx_j)``."""
+    """``L f = d^2 f / (dx_i dx_j)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> float(MixedPartial(0, 1)(lambda x: x[0] ** 2 * x[1] ** 2)(jnp.array([1.0, 3.0])))
+      12.0
+    """
 
     i: int = 0
     j: int = 1
     order = 2
+
+    def __post_init__(self):
+        object.__setattr__(self, "i", _index(self.i, "i"))
+        object.__setattr__(self, "j", _index(self.j, "j"))
 
     def validate(self, d: int) -> None:
         _check_dim(self.i, d, "i")
@@ -164,7 +232,13 @@ class MixedPartial(Operator):
 
 @dataclass(frozen=True)
 class Laplacian(Operator):
-    """``L f = sum_i d^2 f / dx_i^2``."""
+    """``L f = sum_i d^2 f / dx_i^2``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> float(Laplacian()(lambda x: x @ x)(jnp.array([1.0, 2.0, 3.0])))
+      6.0
+    """
 
     order = 2
 
@@ -196,7 +270,13 @@ class Laplacian(Operator):
 
 @dataclass(frozen=True)
 class Gradient(Operator):
-    """Vector operator: ``(L f)_i = df/dx_i``, ``out_shape = (d,)``."""
+    """Vector operator: ``(L f)_i = df/dx_i``, ``out_shape = (d,)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> Gradient()(lambda x: x[0] * x[1])(jnp.array([2.0, 3.0])).tolist()
+      [3.0, 2.0]
+    """
 
     order = 1
 
@@ -214,7 +294,13 @@ class Gradient(Operator):
 
 @dataclass(frozen=True)
 class Hessian(Operator):
-    """Vector operator: ``(L f)_ij = d^2 f/(dx_i dx_j)``, ``out_shape = (d, d)``."""
+    """Vector operator: ``(L f)_ij = d^2 f/(dx_i dx_j)``, ``out_shape = (d, d)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> Hessian()(lambda x: x[0] * x[1])(jnp.array([2.0, 3.0])).tolist()
+      [[0.0, 1.0], [1.0, 0.0]]
+    """
 
     order = 2
 
@@ -235,16 +321,33 @@ class Hessian(Operator):
         return hess
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Directional(Operator):
     """``L f = v . grad f`` for a constant direction ``v`` (shape ``(d,)``).
 
-    For one direction per evaluation point use :func:`rbfopt.directional`, which
-    contracts gradient weights with the per-node directions.
+    ``v`` is stored as a tuple of floats (equal directions give equal, equally hashed
+    descriptions); it must be concrete. For a traced direction, or one direction per
+    evaluation point, use :func:`rbfopt.directional`, which contracts gradient weights
+    with ``v`` (an ordinary, differentiable array there).
+
+    Examples:
+      >>> import numpy as np, jax.numpy as jnp
+      >>> Directional(np.array([0.6, 0.8])).v
+      (0.6, 0.8)
+      >>> float(Directional([0.6, 0.8])(lambda x: x[0] + 2 * x[1])(jnp.zeros(2)))
+      2.2
     """
 
-    v: Any = None
+    v: Any
     order = 1
+
+    def __post_init__(self):
+        v = _concrete(
+            self.v, "v", "the direction", "use rbfopt.directional(data, v) for traced directions"
+        )
+        if v.ndim != 1:
+            raise ValueError(f"v: direction must be 1-D (shape (d,)), got shape {v.shape}")
+        object.__setattr__(self, "v", tuple(float(x) for x in v))
 
     def validate(self, d: int) -> None:
         v = np.asarray(self.v)
@@ -255,7 +358,7 @@ class Directional(Operator):
         return _dir_deriv(f, lambda x: jnp.asarray(self.v, dtype=x.dtype))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Custom(Operator):
     """Any linear operator JAX can differentiate.
 
@@ -264,10 +367,30 @@ class Custom(Operator):
     jnp.trace(jax.hessian(lambda y: jnp.trace(jax.hessian(f)(y)))(x)))``. Linearity is
     the user's promise; the weights are exact for it. Vector-valued inputs (the
     monomial basis) are handled by mapping over components.
+
+    Two ``Custom`` descriptions are equal when they hold the same function object (and
+    ``order``): define ``fn`` once, outside a loss, so rebuilt descriptions reuse the
+    compiled weight build; a fresh ``lambda`` per call is a new operator and compiles
+    again.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> def trace_hessian(f):
+      ...     return lambda x: jnp.trace(jax.hessian(f)(x))
+      >>> Custom(trace_hessian) == Custom(trace_hessian)
+      True
+      >>> float(Custom(trace_hessian)(lambda x: x @ x)(jnp.ones(2)))
+      4.0
     """
 
-    fn: Callable[[Fn], Fn] = None  # type: ignore[assignment]
+    fn: Callable[[Fn], Fn]
     order: int | None = None
+
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise ValueError(f"fn: must be callable (f -> L f), got {self.fn!r}")
+        if self.order is not None:
+            object.__setattr__(self, "order", _index(self.order, "order"))
 
     def __call__(self, f: Fn) -> Fn:
         def lf(x):
@@ -281,12 +404,22 @@ class Custom(Operator):
         return lf
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Sum(Operator):
-    """``(L1 + L2) f = L1 f + L2 f`` (operands must have the same ``out_shape``)."""
+    """``(L1 + L2) f = L1 f + L2 f`` (operands must have the same ``out_shape``).
 
-    a: Operator = None  # type: ignore[assignment]
-    b: Operator = None  # type: ignore[assignment]
+    Examples:
+      >>> Laplacian() + Partial(1, 0) == Sum(Laplacian(), Partial(1, 0))
+      True
+    """
+
+    a: Operator
+    b: Operator
+
+    def __post_init__(self):
+        for name in ("a", "b"):
+            if not isinstance(getattr(self, name), Operator):
+                raise ValueError(f"{name}: must be an Operator, got {getattr(self, name)!r}")
 
     @property
     def order(self) -> int | None:  # type: ignore[override]
@@ -314,12 +447,30 @@ class Sum(Operator):
         return lambda x: fa(x) + fb(x)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Scaled(Operator):
-    """``(c L) f = c (L f)`` for a constant ``c``."""
+    """``(c L) f = c (L f)`` for a constant ``c`` (a concrete real number, stored as float).
 
-    c: Any = 1.0
-    op: Operator = None  # type: ignore[assignment]
+    A traced coefficient cannot enter a description; by linearity, scale the weights
+    (or the operator's output) instead.
+
+    Examples:
+      >>> 2 * Laplacian() == Scaled(2.0, Laplacian())
+      True
+      >>> (-Partial(1, 0)).c
+      -1.0
+    """
+
+    c: Any
+    op: Operator
+
+    def __post_init__(self):
+        c = _concrete(self.c, "c", "the coefficient", "scale the weights instead")
+        if c.ndim != 0:
+            raise ValueError(f"c: the coefficient must be a scalar, got shape {c.shape}")
+        if not isinstance(self.op, Operator):
+            raise ValueError(f"op: must be an Operator, got {self.op!r}")
+        object.__setattr__(self, "c", float(c))
 
     @property
     def order(self) -> int | None:  # type: ignore[override]
