@@ -1,0 +1,117 @@
+"""The domain protocol shared by :class:`Polygon` (2-D) and :class:`Surface` (3-D).
+
+A domain is the region enclosed by a closed boundary made of simplices (segments in
+2-D, triangles in 3-D) oriented so that their normals point out of the region. The
+queries (:meth:`Domain.sdf`, :meth:`Domain.closest`, :meth:`Domain.contains`) find
+the closest element of each point with a bounding-volume hierarchy (``_bvh``), then
+compute the distance, closest point and sign on that element in differentiable JAX
+(``_simplex``): the element index is piecewise constant in ``x``, so derivatives
+flow through the closest-point formula alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _util
+from . import _bvh
+
+
+class Domain:
+    """Base class of the domains: properties and queries (see the module docstring).
+
+    Attributes:
+      dim: spatial dimension (2 or 3).
+      bounds: (2, dim) array, lower and upper corners of the boundary's bounding box.
+      measure: area (2-D) or volume (3-D) enclosed, exact for the discretized boundary.
+      group_names: names of the boundary groups; a group id is an index into it.
+      features: (k, dim) corner points (see the subclasses for the rule).
+      feature_ids: (k,) vertex indices of the features.
+      vertices: (n, dim) boundary vertices.
+      elements: (e, dim) int vertex indices of the boundary elements, oriented outward.
+      element_group: (e,) int group id of each element.
+
+    Subclasses fill ``_elem`` (e, dim, dim) element coordinates and the normals that
+    ``_answer`` reads, then call ``_finish``.
+    """
+
+    dim: int
+    bounds: np.ndarray
+    measure: float
+    group_names: tuple[str, ...]
+    features: np.ndarray
+    feature_ids: np.ndarray
+    vertices: np.ndarray
+    elements: np.ndarray
+    element_group: np.ndarray
+
+    def _finish(self) -> None:
+        self.bounds = np.stack([self.vertices.min(axis=0), self.vertices.max(axis=0)])
+        self._tree = _bvh.build(self._elem)
+        self._elem_j = jnp.asarray(self._elem)
+        self._group_j = jnp.asarray(self.element_group, dtype=jnp.int32)
+
+    # ------------------------------------------------------------------ queries
+    def _dist2(self, e: jax.Array, x: jax.Array) -> jax.Array:  # pragma: no cover
+        raise NotImplementedError
+
+    def _answer(self, idx: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _points(self, x: Any) -> jax.Array:
+        if _util.is_tracer(x):
+            x = jnp.asarray(x)
+        else:
+            x = jnp.asarray(np.asarray(x, dtype=np.float64))
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x: expected shape (m, {self.dim}), got {tuple(x.shape)}")
+        return x
+
+    def _query(self, x: Any) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        x = self._points(x)
+        if x.shape[0] == 0:
+            z = jnp.zeros((0, self.dim), x.dtype)
+            return jnp.zeros(0, x.dtype), z, z, jnp.zeros(0, jnp.int32)
+        idx = _bvh.nearest(self._tree, self._elem_j, self._dist2, x)
+        sdf, point, normal = self._answer(idx, x)
+        return sdf, point, normal, self._group_j[idx]
+
+    def sdf(self, x: Any) -> jax.Array:
+        """Signed distance to the boundary, shape (m,): negative inside, positive outside.
+
+        ``x`` is (m, dim). Traceable (jit, vmap, grad, jvp); differentiable except on
+        the medial axis (where the closest point jumps), with gradient the outward
+        normal on the boundary.
+        """
+        return self._query(x)[0]
+
+    def closest(self, x: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Closest boundary points (m, dim), outward normals there (m, dim), group ids (m,).
+
+        The normal is the face normal inside a segment or triangle and the
+        (angle-weighted) pseudo-normal at a vertex or triangle edge. The group id is
+        that of the closest element (at a vertex shared by two groups, either one).
+        Points and normals are traceable and differentiable like :meth:`sdf`.
+        """
+        _, p, n, g = self._query(x)
+        return p, n, g
+
+    def contains(self, x: Any, margin: float = 0.0) -> jax.Array:
+        """Boolean (m,): ``sdf(x) < -margin`` (points farther than ``margin`` inside)."""
+        return self.sdf(x) < -margin
+
+    def group_id(self, name: str) -> int:
+        """The id of the group ``name`` (ValueError naming the known groups otherwise)."""
+        if name not in self.group_names:
+            raise ValueError(f"name: unknown group {name!r}; known groups: {self.group_names}")
+        return self.group_names.index(name)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(dim={self.dim}, elements={len(self.elements)}, "
+            f"measure={self.measure:.6g}, groups={self.group_names})"
+        )

@@ -1,0 +1,236 @@
+"""Polygonal domains in 2-D: an outer loop, holes, named edge groups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from .._util import fmt_indices
+from . import _checks, _simplex
+from .base import Domain
+
+
+class Polygon(Domain):
+    """A 2-D domain bounded by an outer polygon and polygonal holes.
+
+    Args:
+      outer: (n, 2) vertices of the outer boundary, in either orientation (a closing
+        vertex equal to the first is dropped).
+      holes: sequence of (n_i, 2) vertex arrays, one per hole, any orientation.
+      groups: maps a group name to edge indices. Edges are numbered along the outer
+        loop (edge ``i`` joins vertices ``i`` and ``i + 1``), then along each hole in
+        turn. An edge no group names keeps its default group, ``"outer"`` or
+        ``"hole<i>"``. ``group_names`` lists the named groups in the order given, then
+        the default groups that keep edges.
+      feature_angle: a vertex is a feature (``features``) when the boundary turns
+        there by more than this many degrees, or when its two edges belong to
+        different groups.
+
+    Orientation is normalized (outer counter-clockwise, holes clockwise), so normals
+    point out of the domain. Edge numbering follows the input order either way.
+
+    Raises:
+      ValueError: naming the argument and the offending indices, for wrong shapes,
+        NaN/inf, fewer than 3 vertices, zero-length edges, repeated vertices, zero
+        area, edges that cross or touch, a hole outside ``outer`` or inside another
+        hole, and group edge indices that are out of range or in two groups.
+
+    Examples:
+      >>> import rbfopt as ro
+      >>> sq = ro.geometry.Polygon([[0, 0], [1, 0], [1, 1], [0, 1]],
+      ...                          groups={"bottom": [0]})
+      >>> sq.measure, sq.group_names
+      (1.0, ('bottom', 'outer'))
+      >>> sq.sdf([[0.5, 0.25], [2.0, 0.5]])
+      Array([-0.25,  1.  ], dtype=float64)
+      >>> p, n, g = sq.closest([[0.5, 0.25]])
+      >>> p, n, [sq.group_names[i] for i in g]
+      (Array([[0.5, 0. ]], dtype=float64), Array([[ 0., -1.]], dtype=float64), ['bottom'])
+      >>> sq.features
+      array([[0., 0.],
+             [1., 0.],
+             [1., 1.],
+             [0., 1.]])
+    """
+
+    dim = 2
+
+    def __init__(
+        self,
+        outer: Any,
+        holes: Sequence[Any] = (),
+        groups: Mapping[str, Any] | None = None,
+        *,
+        feature_angle: float = 10.0,
+    ) -> None:
+        loops = [_loop(outer, "outer")]
+        loops += [_loop(h, f"holes[{i}]") for i, h in enumerate(holes)]
+        names = ["outer"] + [f"holes[{i}]" for i in range(len(holes))]
+        self._setup(loops, names, None, groups, feature_angle)
+
+    @classmethod
+    def _from_loops(
+        cls,
+        loops: list[np.ndarray],
+        edge_groups: list[str | None],
+        arg: str,
+        feature_angle: float = 10.0,
+    ) -> Polygon:
+        """Loops of any nesting (depth decides outer vs hole), names per edge or None."""
+        self = cls.__new__(cls)
+        self._setup(loops, [arg] * len(loops), edge_groups, None, feature_angle)
+        return self
+
+    # ---------------------------------------------------------------- building
+    def _setup(self, loops, args, edge_groups, groups, feature_angle) -> None:
+        sizes = np.array([len(v) for v in loops])
+        start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        n = int(sizes.sum())
+        loop_of = np.repeat(np.arange(len(loops)), sizes)
+        local = np.arange(n) - start[loop_of]
+        nxt = start[loop_of] + (local + 1) % sizes[loop_of]
+        prv = start[loop_of] + (local - 1) % sizes[loop_of]
+        v = np.concatenate(loops)
+        a, b = v, v[nxt]
+
+        for k, lp in enumerate(loops):  # zero-length edges, then repeated vertices
+            zero = np.flatnonzero(np.all(lp == np.roll(lp, -1, axis=0), axis=1))
+            if zero.size:
+                raise ValueError(
+                    f"{args[k]}: zero-length edges {fmt_indices(zero)} (repeated consecutive "
+                    "vertices)"
+                )
+        dup = _checks.duplicate_rows(v)
+        if dup.size:
+            k = loop_of[dup[0]]
+            raise ValueError(
+                f"{args[k]}: repeated vertices at indices "
+                f"{fmt_indices(local[dup[loop_of[dup] == k]])}"
+            )
+        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+        area = np.bincount(loop_of, weights=cross, minlength=len(loops)) / 2
+        ext = np.ptp(v, axis=0).max()
+        for k in range(len(loops)):
+            if abs(area[k]) <= 1e-12 * ext**2:
+                raise ValueError(f"{args[k]}: zero area (vertices all on one line)")
+        bad = _checks.segment_intersections(a, b, nxt)
+        if bad.size:
+            k1, k2 = loop_of[bad[0, 0]], loop_of[bad[0, 1]]
+            who = args[k1] if args[k1] == args[k2] else f"{args[k1]} and {args[k2]}"
+            raise ValueError(
+                f"{who}: self-intersecting boundary: edge pairs {_checks.fmt_pairs(bad)} "
+                "cross, touch or overlap"
+            )
+        # nesting: depth = number of loops containing a loop's first vertex
+        inside = np.zeros((len(loops), len(loops)), dtype=bool)
+        for j in range(len(loops)):
+            sl = slice(start[j], start[j] + sizes[j])
+            inside[:, j] = _checks.points_in_loop(v[start], a[sl], b[sl])
+        np.fill_diagonal(inside, False)
+        depth = inside.sum(axis=1)
+        if edge_groups is None:  # the public constructor: one outer, holes in it
+            for k in range(1, len(loops)):
+                if not inside[k, 0]:
+                    raise ValueError(f"{args[k]}: hole is not inside outer")
+                other = np.flatnonzero(inside[k, 1:])
+                if other.size:
+                    raise ValueError(f"{args[k]}: hole is inside holes[{other[0]}]")
+            default = ["outer"] + [f"hole{k}" for k in range(len(loops) - 1)]
+        else:
+            default, h = [], 0
+            for k in range(len(loops)):
+                default.append("outer" if depth[k] % 2 == 0 else f"hole{h}")
+                h += depth[k] % 2
+        # orientation: even depth counter-clockwise, odd clockwise
+        flip = (area < 0) != (depth % 2 == 1)
+        fe = flip[loop_of]
+        ia = np.where(fe, nxt, np.arange(n))
+        ib = np.where(fe, np.arange(n), nxt)
+        self.vertices = v
+        self.elements = np.stack([ia, ib], axis=1)
+        self.measure = float(np.sum(np.where(flip, -area, area)))
+        self.loops = tuple(sl for sl in zip(start, start + sizes, strict=True))
+
+        # groups
+        names: list[str] = []
+        gid = np.full(n, -1)
+        if groups is not None:
+            if not isinstance(groups, Mapping):
+                raise ValueError(f"groups: expected a mapping name -> edge indices, got {groups!r}")
+            for name, idx in groups.items():
+                if not isinstance(name, str):
+                    raise ValueError(f"groups: group names must be strings, got {name!r}")
+                e = np.asarray(idx)
+                if e.size and not np.issubdtype(e.dtype, np.integer):
+                    raise ValueError(f"groups[{name!r}]: edge indices must be integers")
+                e = e.astype(np.int64).ravel()
+                out = np.flatnonzero((e < 0) | (e >= n))
+                if out.size:
+                    raise ValueError(
+                        f"groups[{name!r}]: edge indices out of range (there are {n} edges): "
+                        f"{fmt_indices(e[out])}"
+                    )
+                twice = e[gid[e] >= 0]
+                if twice.size:
+                    raise ValueError(
+                        f"groups[{name!r}]: edges already in another group: {fmt_indices(twice)}"
+                    )
+                if name not in names:
+                    names.append(name)
+                gid[e] = names.index(name)
+        if edge_groups is not None:
+            for e, name in enumerate(edge_groups):
+                if name is not None:
+                    if name not in names:
+                        names.append(name)
+                    gid[e] = names.index(name)
+        for e in np.flatnonzero(gid < 0):
+            name = default[loop_of[e]]
+            if name not in names:
+                names.append(name)
+            gid[e] = names.index(name)
+        self.element_group = gid
+        self.group_names = tuple(names)
+
+        # normals: face normals, vertex pseudo-normals (the two edge normals' sum)
+        d = v[ib] - v[ia]
+        nrm = np.stack([d[:, 1], -d[:, 0]], axis=1) / np.linalg.norm(d, axis=1)[:, None]
+        vn = np.zeros_like(v)
+        np.add.at(vn, ia, nrm)
+        np.add.at(vn, ib, nrm)
+        vn /= np.linalg.norm(vn, axis=1)[:, None]
+        self._elem = np.stack([v[ia], v[ib]], axis=1)
+        self._nrm = nrm
+        self._vn = np.stack([vn[ia], vn[ib]], axis=1)
+        # features: edge prv[i] and edge i meet at vertex i
+        cosang = np.clip(np.sum(nrm[prv] * nrm, axis=1), -1.0, 1.0)
+        turn = np.degrees(np.arccos(cosang))
+        feat = (turn > feature_angle) | (gid[prv] != gid)
+        self.feature_ids = np.flatnonzero(feat)
+        self.features = v[self.feature_ids]
+        self._finish()
+        import jax.numpy as jnp
+
+        self._nrm_j = jnp.asarray(nrm)
+        self._vn_j = jnp.asarray(self._vn)
+
+    # ---------------------------------------------------------------- queries
+    def _dist2(self, e: jax.Array, x: jax.Array) -> jax.Array:
+        return _simplex.seg_dist2(e, x)
+
+    def _answer(self, idx, x):
+        e = self._elem_j[idx]
+        vn = self._vn_j[idx]
+        return _simplex.seg_query(e[:, 0], e[:, 1], self._nrm_j[idx], vn[:, 0], vn[:, 1], x)
+
+
+def _loop(a: Any, name: str) -> np.ndarray:
+    v = _checks.as_coords(a, name, 2, 3)
+    if len(v) > 3 and np.array_equal(v[0], v[-1]):
+        v = v[:-1]
+    if len(v) < 3:
+        raise ValueError(f"{name}: need at least 3 distinct vertices, got {len(v)}")
+    return v
