@@ -2,30 +2,30 @@
 
 ``rbfopt run [NAME|PATH] [--steps N] [--optimizer NAME] [--lr X] [--schedule S]
 [--out DIR] [--resume] [--seed S] [--opt key=value ...]`` runs a study (default:
-``poisson_nodes``) and writes into ``--out`` (default ``results/<name>/``):
+``poisson_nodes``) and writes into ``--out`` (default ``runs/<name>/``):
 ``history.csv``, ``summary.json``, ``convergence.png``, ``nodes.png``,
 ``fields.png`` (2-D), ``initial.vtu``, ``optimized.vtu``, ``mesh.msh`` (2-D) and
 ``checkpoint.pkl``. Problem options (``--opt key=value``) are typed by the defaults
 of the module's ``problem(**options)`` signature.
 
 A problem is a module with a ``problem(**options) -> rbfopt.Problem`` function: by
-name from the ``problems/`` folder next to the package (or ``$RBFOPT_PROBLEMS``), or
-by path to a ``.py`` file. Its module docstring's first line is the description
-shown by ``rbfopt list``; an optional module-level ``DEFAULTS`` dict sets the default
-``steps``, ``optimizer``, ``lr`` and ``schedule``.
+name from ``$RBFOPT_PROBLEMS``, the shipped studies, the ``rbfopt.problems`` entry
+points or ``./problems`` (see :mod:`rbfopt.app.catalog`), or by path to a ``.py``
+file. Its module docstring's first line is the description shown by ``rbfopt list``;
+an optional module-level ``DEFAULTS`` dict sets the default ``steps``, ``optimizer``,
+``lr`` and ``schedule``.
 
 Errors (unknown problem, bad options, a resume from another problem's checkpoint,
 an unwritable output folder) print one line on stderr and exit with status 2; they
 are detected before anything is written.
 
-This is the only module that knows both ``rbfopt`` and ``problems/``.
+Only this module and :mod:`rbfopt.app.catalog` know both ``rbfopt`` and ``problems/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
-import importlib.util
 import inspect
 import json
 import os
@@ -38,81 +38,29 @@ from typing import Any
 
 import numpy as np
 
+from .catalog import (
+    DEFAULT_PROBLEM,
+    ENTRY_POINT_GROUP,
+    CLIError,
+    default_out,
+    describe_study,
+    known_problems,
+    load_module,
+    problem_dirs,
+    studies,
+)
+from .catalog import describe as _describe
+
 __all__ = ["main", "problem_dirs", "known_problems", "load_module", "DEFAULT_PROBLEM"]
 
-DEFAULT_PROBLEM = "poisson_nodes"
-
-
-class CLIError(Exception):
-    """A user error: printed as one line, exit status 2."""
-
-
 # --------------------------------------------------------------------------- problems
-def problem_dirs() -> list[str]:
-    """Folders searched for problems by name: $RBFOPT_PROBLEMS (os.pathsep list),
-    then ``problems/`` next to the package (a source checkout), then ./problems."""
-    dirs = [d for d in os.environ.get("RBFOPT_PROBLEMS", "").split(os.pathsep) if d]
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    dirs += [os.path.join(here, "problems"), os.path.join(os.getcwd(), "problems")]
-    out: list[str] = []
-    for d in dirs:
-        d = os.path.abspath(d)
-        if os.path.isdir(d) and d not in out:
-            out.append(d)
-    return out
-
-
-def known_problems() -> dict[str, str]:
-    """Problem name -> file path, over :func:`problem_dirs` (first one wins)."""
-    found: dict[str, str] = {}
-    for d in problem_dirs():
-        for f in sorted(glob.glob(os.path.join(d, "*.py"))):
-            name = os.path.splitext(os.path.basename(f))[0]
-            if not name.startswith("_"):
-                found.setdefault(name, f)
-    return found
+# Problem discovery (names, shipped studies, entry points) and the default output
+# folder live in catalog.py; the names are re-exported here for callers of the CLI.
 
 
 def _display_path(path: str) -> str:
     rel = os.path.relpath(path)
     return path if rel.startswith("..") else rel
-
-
-def load_module(spec: str) -> tuple[types.ModuleType, str]:
-    """Import a problem module by name or by path. Returns (module, source path)."""
-    if spec.endswith(".py") or os.sep in spec or "/" in spec:
-        path = os.path.abspath(spec)
-        if not os.path.isfile(path):
-            raise CLIError(f"problem file not found: {spec}")
-    else:
-        known = known_problems()
-        if spec not in known:
-            names = ", ".join(known) or "(none found)"
-            raise CLIError(f"unknown problem {spec!r}; known problems: {names}")
-        path = known[spec]
-    name = "rbfopt_problem_" + os.path.splitext(os.path.basename(path))[0]
-    mspec = importlib.util.spec_from_file_location(name, path)
-    if mspec is None or mspec.loader is None:
-        raise CLIError(f"cannot import problem file {path}")
-    mod = importlib.util.module_from_spec(mspec)
-    try:
-        mspec.loader.exec_module(mod)
-    except Exception as e:
-        raise CLIError(f"problem file {path} failed to import: {type(e).__name__}: {e}") from e
-    if not callable(getattr(mod, "problem", None)):
-        raise CLIError(f"problem file {path} defines no problem(**options) function")
-    return mod, path
-
-
-def _describe(path: str) -> str:
-    import ast
-
-    try:
-        with open(path) as f:
-            doc = ast.get_docstring(ast.parse(f.read()))
-    except (OSError, SyntaxError):
-        return "(unreadable)"
-    return doc.strip().splitlines()[0] if doc else "(no description)"
 
 
 def _parse_value(key: str, raw: str, default: Any) -> Any:
@@ -201,14 +149,16 @@ def _stage(out: str) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    known = known_problems()
-    if not known:
-        print("no problems found in " + ", ".join(problem_dirs() or ["(no problems/ folder)"]))
+    found = studies()
+    if not found:
+        where = problem_dirs() + [f"entry points {ENTRY_POINT_GROUP!r}"]
+        print("no problems found in " + ", ".join(where))
         return 0
-    width = max(len(n) for n in known)
-    for name, path in known.items():
+    width = max(len(n) for n in found)
+    for name, study in sorted(found.items()):
         mark = " (default)" if name == DEFAULT_PROBLEM else ""
-        print(f"{name:<{width}}  {_describe(path)}{mark}")
+        origin = "" if study.origin == "shipped" else f" [{study.origin}]"
+        print(f"{name:<{width}}  {describe_study(study)}{mark}{origin}")
     return 0
 
 
@@ -232,7 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
     opts = problem_options(mod, args.opt or [], args.seed)
     prob = build_problem(mod, opts)
-    out = args.out or os.path.join("results", name)
+    out = args.out or default_out(name)
     ckpt = os.path.join(out, optimize.CHECKPOINT_NAME)
     if args.resume:
         try:
@@ -436,7 +386,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
     r.add_argument("--lr", type=float, help="learning rate (peak value of the schedule)")
     r.add_argument("--schedule", help=f"learning-rate schedule: {', '.join(SCHEDULES)}")
-    r.add_argument("--out", help="output folder (default results/<name>/)")
+    r.add_argument(
+        "--out", help="output folder (default runs/<name>/; reference runs: results/<name>)"
+    )
     r.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pkl")
     r.add_argument("--seed", type=int, help="random seed (problem and driver)")
     r.add_argument(
