@@ -11,6 +11,7 @@ flow through the closest-point formula alone.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -18,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _util
-from . import _bvh
+from . import _bvh, _simplex
 
 
 class Domain:
@@ -49,18 +50,19 @@ class Domain:
     elements: np.ndarray
     element_group: np.ndarray
 
-    def _finish(self) -> None:
+    _kind: str  # "seg" or "tri": the element kernels in _simplex
+
+    def _finish(self, **normals: np.ndarray) -> None:
+        """Bounds, the hierarchy and the device arrays (``normals``: the element kernel's
+        normal arrays, by name)."""
         self.bounds = np.stack([self.vertices.min(axis=0), self.vertices.max(axis=0)])
-        self._tree = _bvh.build(self._elem)
-        self._elem_j = jnp.asarray(self._elem)
-        self._group_j = jnp.asarray(self.element_group, dtype=jnp.int32)
+        arrays = {k: jnp.asarray(v) for k, v in normals.items()}
+        arrays["elem"] = jnp.asarray(self._elem)
+        arrays["group"] = jnp.asarray(self.element_group, dtype=jnp.int32)
+        arrays["tree"] = _bvh.build(self._elem)
+        self._arrays = arrays
 
     # ------------------------------------------------------------------ queries
-    def _dist2(self, e: jax.Array, x: jax.Array) -> jax.Array:  # pragma: no cover
-        raise NotImplementedError
-
-    def _answer(self, idx: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        raise NotImplementedError  # pragma: no cover
 
     def _points(self, x: Any) -> jax.Array:
         if _util.is_tracer(x):
@@ -76,9 +78,7 @@ class Domain:
         if x.shape[0] == 0:
             z = jnp.zeros((0, self.dim), x.dtype)
             return jnp.zeros(0, x.dtype), z, z, jnp.zeros(0, jnp.int32)
-        idx = _bvh.nearest(self._tree, self._elem_j, self._dist2, x)
-        sdf, point, normal = self._answer(idx, x)
-        return sdf, point, normal, self._group_j[idx]
+        return _run(self._kind, self._arrays, x)
 
     def sdf(self, x: Any) -> jax.Array:
         """Signed distance to the boundary, shape (m,): negative inside, positive outside.
@@ -115,3 +115,22 @@ class Domain:
             f"{type(self).__name__}(dim={self.dim}, elements={len(self.elements)}, "
             f"measure={self.measure:.6g}, groups={self.group_names})"
         )
+
+
+@partial(jax.jit, static_argnums=0)
+def _run(kind: str, arr: dict, x: jax.Array):
+    """Closest element by the hierarchy, then the differentiable answer on it. Jitted at
+    module level with the domain's arrays as arguments: eager calls on domains of equal
+    sizes share one compilation, and no large constant is baked into the program."""
+    e = arr["elem"]
+    if kind == "seg":
+        idx = _bvh.nearest(arr["tree"], e, _simplex.seg_dist2, x)
+        ei, vn = e[idx], arr["vn"][idx]
+        out = _simplex.seg_query(ei[:, 0], ei[:, 1], arr["nrm"][idx], vn[:, 0], vn[:, 1], x)
+    else:
+        idx = _bvh.nearest(arr["tree"], e, _simplex.tri_dist2, x)
+        ei = e[idx]
+        out = _simplex.tri_query(
+            ei[:, 0], ei[:, 1], ei[:, 2], arr["nrm"][idx], arr["en"][idx], arr["vn"][idx], x
+        )
+    return (*out, arr["group"][idx])

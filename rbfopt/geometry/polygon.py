@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import jax
 import numpy as np
 
 from .._util import fmt_indices
-from . import _checks, _simplex
+from . import _checks
 from .base import Domain
 
 
@@ -57,6 +56,7 @@ class Polygon(Domain):
     """
 
     dim = 2
+    _kind = "seg"
 
     def __init__(
         self,
@@ -211,20 +211,7 @@ class Polygon(Domain):
         feat = (turn > feature_angle) | (gid[prv] != gid)
         self.feature_ids = np.flatnonzero(feat)
         self.features = v[self.feature_ids]
-        self._finish()
-        import jax.numpy as jnp
-
-        self._nrm_j = jnp.asarray(nrm)
-        self._vn_j = jnp.asarray(self._vn)
-
-    # ---------------------------------------------------------------- queries
-    def _dist2(self, e: jax.Array, x: jax.Array) -> jax.Array:
-        return _simplex.seg_dist2(e, x)
-
-    def _answer(self, idx, x):
-        e = self._elem_j[idx]
-        vn = self._vn_j[idx]
-        return _simplex.seg_query(e[:, 0], e[:, 1], self._nrm_j[idx], vn[:, 0], vn[:, 1], x)
+        self._finish(nrm=nrm, vn=self._vn)
 
 
 def _loop(a: Any, name: str) -> np.ndarray:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
 from .._util import fmt_indices
-from . import _checks, _simplex
+from . import _checks
 from .base import Domain
 
 
@@ -49,6 +47,7 @@ class Surface(Domain):
     """
 
     dim = 3
+    _kind = "tri"
 
     def __init__(
         self,
@@ -212,19 +211,7 @@ class Surface(Domain):
             np.sort(np.stack([tri[fe], tri[:, [1, 2, 0]][fe]], axis=1), axis=1), axis=0
         )
         self._elem = p
-        self._finish()
-        self._nrm_j = jnp.asarray(n)
-        self._en_j = jnp.asarray(en)
-        self._vn_j = jnp.asarray(vn[tri])
-
-    def _dist2(self, e: jax.Array, x: jax.Array) -> jax.Array:
-        return _simplex.tri_dist2(e, x)
-
-    def _answer(self, idx, x):
-        e = self._elem_j[idx]
-        return _simplex.tri_query(
-            e[:, 0], e[:, 1], e[:, 2], self._nrm_j[idx], self._en_j[idx], self._vn_j[idx], x
-        )
+        self._finish(nrm=n, en=en, vn=vn[tri])
 
 
 def _solid_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
