@@ -14,7 +14,7 @@ import pytest
 from helpers import scattered
 
 import rbfopt as ro
-from rbfopt.operators import Scaled, Sum
+from rbfopt.operators import Composed, Scaled, Sum
 
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
@@ -52,6 +52,7 @@ def fresh_ops():
         ro.Custom(trace_hessian),
         ro.Laplacian() + 2.0 * ro.Partial(1, 0),
         ro.Laplacian() - ro.Directional(jnp.array([1.0, 0.0])),
+        Composed(ro.Laplacian(), ro.Partial(1, 0)),
     ]
 
 
@@ -80,6 +81,8 @@ def test_different_descriptions_differ():
         ro.Custom(trace_hessian),
         ro.Custom(lambda f: trace_hessian(f)),  # another function object
         ro.Custom(trace_hessian, order=2),
+        Composed(ro.Partial(1, 0), ro.Partial(1, 1)),
+        Composed(ro.Partial(1, 1), ro.Partial(1, 0)),
     ]
     for i, a in enumerate(ops):
         for j, b in enumerate(ops):
@@ -105,6 +108,10 @@ def test_concrete_numbers_are_required():
         Scaled(2.0, "laplacian")
     with pytest.raises(ValueError, match="b: must be an Operator"):
         Sum(ro.Laplacian(), None)
+    with pytest.raises(ValueError, match="inner: must be an Operator"):
+        Composed(ro.Laplacian(), 2.0)
+    with pytest.raises(ValueError, match="op: only scalar operators can be composed"):
+        Composed(ro.Laplacian(), ro.Gradient()).validate(2)
     with pytest.raises(ValueError, match="fn: must be callable"):
         ro.Custom(3)
     with pytest.raises(ValueError, match="j: must be a non-negative integer"):
@@ -167,3 +174,24 @@ def test_loss_rebuilding_its_operator_compiles_once(stencils):
     assert again == []
     assert v1 == v2
     np.testing.assert_array_equal(g1, g2)
+
+
+def test_composed_acts_as_the_product():
+    """Composed(L1, L2) f = L1 (L2 f), on a scalar and a vector-valued function
+    (the monomial basis is vector-valued), against MixedPartial and by hand."""
+    x = jnp.asarray([0.4, -0.3])
+
+    def f(y):
+        return jnp.sin(1.3 * y[0]) * jnp.exp(0.7 * y[1])
+
+    def vf(y):
+        return jnp.stack([f(y), y[0] ** 3 * y[1]])
+
+    op = Composed(ro.Partial(1, 0), ro.Partial(1, 1))
+    assert op.order == 2 and Composed(ro.Laplacian(), ro.Custom(trace_hessian)).order is None
+    np.testing.assert_allclose(op(f)(x), ro.MixedPartial(0, 1)(f)(x), rtol=1e-14)
+    lap_dx = Composed(ro.Laplacian(), ro.Partial(1, 0))
+    got = lap_dx(vf)(x)  # d/dx of x^3 y is 3 x^2 y; its Laplacian 6 y
+    np.testing.assert_allclose(got[1], 6 * x[1], rtol=1e-14)
+    want = (0.7**2 - 1.3**2) * 1.3 * jnp.cos(1.3 * x[0]) * jnp.exp(0.7 * x[1])
+    np.testing.assert_allclose(got[0], want, rtol=1e-13)
