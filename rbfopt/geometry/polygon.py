@@ -187,11 +187,13 @@ class Polygon(Domain):
                     if name not in names:
                         names.append(name)
                     gid[e] = names.index(name)
-        for e in np.flatnonzero(gid < 0):
-            name = default[loop_of[e]]
-            if name not in names:
-                names.append(name)
-            gid[e] = names.index(name)
+        rest = gid < 0
+        for k in sorted(range(len(loops)), key=lambda k: (default[k] != "outer", k)):
+            m = rest & (loop_of == k)
+            if m.any():
+                if default[k] not in names:
+                    names.append(default[k])
+                gid[m] = names.index(default[k])
         self.element_group = gid
         self.group_names = tuple(names)
 

@@ -178,11 +178,13 @@ class Surface(Domain):
                 if name not in names:
                     names.append(name)
                 gid[t] = names.index(name)
-        for t in np.flatnonzero(gid < 0):
-            name = default[comp[t]]
-            if name not in names:
-                names.append(name)
-            gid[t] = names.index(name)
+        rest = gid < 0
+        for k in sorted(range(ncomp), key=lambda k: (depth[k] % 2, k)):
+            m = rest & (comp == k)
+            if m.any():
+                if default[k] not in names:
+                    names.append(default[k])
+                gid[m] = names.index(default[k])
         self.element_group, self.group_names = gid, tuple(names)
 
         # normals: face, edge (sum of the two faces), vertex (angle-weighted)
