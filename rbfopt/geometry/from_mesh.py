@@ -68,7 +68,7 @@ def from_mesh(
         raise ValueError(f"mesh: NaN or inf in points {fmt_indices(bad)}")
     ext = float(np.ptp(pts, axis=0).max())
     two_d = pts.shape[1] == 2 or float(np.abs(pts[:, 2]).max()) <= 1e-12 * max(ext, 1e-300)
-    names = _block_names(mesh, 1 if two_d else 2)
+    names, name_order = _block_names(mesh, 1 if two_d else 2)
     types = [blk.type for blk in mesh.cells]
     if two_d:
         pts = pts[:, :2]
@@ -94,10 +94,11 @@ def from_mesh(
         loops, order = _loops(cells)
         edge_groups = [groups[i] for i in order]
         angle = 10.0 if feature_angle is None else feature_angle
-        return Polygon._from_loops([pts[lp] for lp in loops], edge_groups, "mesh", angle)
-    return Surface._from_triangles(
-        pts, cells, groups, "mesh", 30.0 if feature_angle is None else feature_angle
-    )
+        return Polygon._from_loops(
+            [pts[lp] for lp in loops], edge_groups, "mesh", angle, name_order=name_order
+        )
+    angle = 30.0 if feature_angle is None else feature_angle
+    return Surface._from_triangles(pts, cells, groups, "mesh", angle, name_order=name_order)
 
 
 def _read_geo(path: Path) -> meshio.Mesh:
@@ -125,8 +126,9 @@ def _read_geo(path: Path) -> meshio.Mesh:
         gmsh.finalize()
 
 
-def _block_names(mesh: meshio.Mesh, dim: int) -> list[np.ndarray | None]:
-    """A group name (or None) per cell of each block: Gmsh physical groups, else cell sets."""
+def _block_names(mesh: meshio.Mesh, dim: int) -> tuple[list[np.ndarray | None], tuple[str, ...]]:
+    """A group name (or None) per cell of each block, Gmsh physical groups (by tag) or
+    else cell sets (in their order); and the names in that order."""
     out: list[np.ndarray | None] = [None] * len(mesh.cells)
     phys = mesh.cell_data.get("gmsh:physical")
     if phys is not None:
@@ -140,7 +142,7 @@ def _block_names(mesh: meshio.Mesh, dim: int) -> list[np.ndarray | None]:
                 [None if t == 0 else tag_name.get(int(t), f"physical{int(t)}") for t in tags],
                 dtype=object,
             )
-        return out
+        return out, tuple(tag_name[t] for t in sorted(tag_name))
     for name, per_block in (mesh.cell_sets or {}).items():
         if name.startswith("gmsh:"):
             continue
@@ -150,7 +152,7 @@ def _block_names(mesh: meshio.Mesh, dim: int) -> list[np.ndarray | None]:
             if out[i] is None:
                 out[i] = np.full(len(mesh.cells[i].data), None, dtype=object)
             out[i][np.asarray(idx, dtype=np.int64)] = name
-    return out
+    return out, tuple(k for k in (mesh.cell_sets or {}) if not k.startswith("gmsh:"))
 
 
 def _gather(mesh, names, types, width):

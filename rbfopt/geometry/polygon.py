@@ -78,9 +78,12 @@ class Polygon(Domain):
         edge_groups: list[str | None],
         arg: str,
         feature_angle: float = 10.0,
+        name_order: tuple[str, ...] = (),
     ) -> Polygon:
-        """Loops of any nesting (depth decides outer vs hole), names per edge or None."""
+        """Loops of any nesting (depth decides outer vs hole), names per edge or None;
+        group names in use are listed in ``name_order`` first."""
         self = cls.__new__(cls)
+        self._name_order = name_order
         self._setup(loops, [arg] * len(loops), edge_groups, None, feature_angle)
         return self
 
@@ -182,6 +185,8 @@ class Polygon(Domain):
                     names.append(name)
                 gid[e] = names.index(name)
         if edge_groups is not None:
+            used = set(edge_groups)
+            names += [nm for nm in getattr(self, "_name_order", ()) if nm in used]
             for e, name in enumerate(edge_groups):
                 if name is not None:
                     if name not in names:

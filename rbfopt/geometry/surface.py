@@ -60,9 +60,13 @@ class Surface(Domain):
         self._setup(vertices, triangles, groups, None, feature_angle, "triangles")
 
     @classmethod
-    def _from_triangles(cls, vertices, triangles, tri_groups, arg, feature_angle=30.0):
-        """Triangles with a group name (or None) each, from a mesh file."""
+    def _from_triangles(
+        cls, vertices, triangles, tri_groups, arg, feature_angle=30.0, name_order=()
+    ):
+        """Triangles with a group name (or None) each, from a mesh file; group names in
+        use are listed in ``name_order`` first."""
         self = cls.__new__(cls)
+        self._name_order = name_order
         self._setup(vertices, triangles, None, tri_groups, feature_angle, arg)
         return self
 
@@ -173,6 +177,8 @@ class Surface(Domain):
             if name not in names:
                 names.append(name)
             gid[e] = names.index(name)
+        used = set(tri_groups or ())
+        names += [nm for nm in getattr(self, "_name_order", ()) if nm in used]
         for t, name in enumerate(tri_groups or ()):
             if name is not None:
                 if name not in names:
