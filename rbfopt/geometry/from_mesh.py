@@ -89,16 +89,18 @@ def from_mesh(
             f"mesh: no boundary cells ({want} cells, or cells to take the boundary of) in a "
             f"{2 if two_d else 3}-D mesh with cell types {types}"
         )
-    pts, cells = _merge(pts, cells)
+    pts, cells, labels = _merge(pts, cells)
     if two_d:
-        loops, order = _loops(cells)
+        loops, order = _loops(cells, labels)
         edge_groups = [groups[i] for i in order]
         angle = 10.0 if feature_angle is None else feature_angle
         return Polygon._from_loops(
             [pts[lp] for lp in loops], edge_groups, "mesh", angle, name_order=name_order
         )
     angle = 30.0 if feature_angle is None else feature_angle
-    return Surface._from_triangles(pts, cells, groups, "mesh", angle, name_order=name_order)
+    return Surface._from_triangles(
+        pts, cells, groups, "mesh", angle, name_order=name_order, labels=labels
+    )
 
 
 def _read_geo(path: Path) -> meshio.Mesh:
@@ -184,24 +186,26 @@ def _outline(cells: np.ndarray) -> np.ndarray:
     return facets[cnt[inv.ravel()] == 1]
 
 
-def _merge(pts: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge coincident points and drop unused ones."""
+def _merge(pts: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge coincident points and drop unused ones: points, cells, and for each point
+    the index of one of its originals (for error messages)."""
     used = np.unique(cells)
-    u, inv = np.unique(pts[used], axis=0, return_inverse=True)
+    u, first, inv = np.unique(pts[used], axis=0, return_index=True, return_inverse=True)
     remap = np.zeros(len(pts), dtype=np.int64)
     remap[used] = inv.ravel()
-    return u, remap[cells]
+    return u, remap[cells], used[first]
 
 
-def _loops(edges: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Closed vertex loops through line cells; the cells in loop order."""
+def _loops(edges: np.ndarray, labels: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Closed vertex loops through line cells; the cells in loop order. ``labels``: the
+    mesh's point index of each vertex, for error messages."""
     nv = int(edges.max()) + 1
     deg = np.bincount(edges.ravel(), minlength=nv)
     used = np.flatnonzero(deg > 0)
     bad = used[deg[used] != 2]
     if bad.size:
         raise ValueError(
-            f"mesh: boundary is not closed: vertices {fmt_indices(bad)} have "
+            f"mesh: boundary is not closed: points {fmt_indices(np.sort(labels[bad]))} have "
             f"{sorted(set(deg[bad].tolist()))} boundary edges each instead of 2"
         )
     zero = np.flatnonzero(edges[:, 0] == edges[:, 1])

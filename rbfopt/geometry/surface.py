@@ -61,12 +61,13 @@ class Surface(Domain):
 
     @classmethod
     def _from_triangles(
-        cls, vertices, triangles, tri_groups, arg, feature_angle=30.0, name_order=()
+        cls, vertices, triangles, tri_groups, arg, feature_angle=30.0, name_order=(), labels=None
     ):
         """Triangles with a group name (or None) each, from a mesh file; group names in
         use are listed in ``name_order`` first."""
         self = cls.__new__(cls)
         self._name_order = name_order
+        self._labels = labels
         self._setup(vertices, triangles, None, tri_groups, feature_angle, arg)
         return self
 
@@ -90,6 +91,8 @@ class Surface(Domain):
         used, tri = np.unique(tri, return_inverse=True)
         tri = tri.reshape(-1, 3)
         v = v[used]
+        labels = getattr(self, "_labels", None)
+        labels = used if labels is None else np.asarray(labels)[used]  # input numbering
         nt, nv = len(tri), len(v)
         a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
         cr = np.cross(b - a, c - a)
@@ -99,7 +102,7 @@ class Surface(Domain):
         if bad.size:
             raise ValueError(f"{arg}: degenerate (zero-area) triangles {fmt_indices(bad)}")
 
-        e1, e2 = _pair_edges(tri, nv, arg)
+        e1, e2 = _pair_edges(tri, nv, arg, labels)
         de_s = tri.ravel()
         t1, t2 = e1 // 3, e2 // 3
         same = de_s[e1] == de_s[e2]
@@ -120,7 +123,7 @@ class Surface(Domain):
             par = par ^ par[anc]
             anc = anc[anc]
         tri = np.where(par[:, None], tri[:, [0, 2, 1]], tri)
-        e1, e2 = _pair_edges(tri, nv, arg)
+        e1, e2 = _pair_edges(tri, nv, arg, labels)
         t1, t2 = e1 // 3, e2 // 3
         de_s = tri.ravel()
         bad = np.flatnonzero(de_s[e1] == de_s[e2])
@@ -143,7 +146,7 @@ class Surface(Domain):
         depth = np.sum(np.abs(wind) > 0.5, axis=1)
         flipc ^= depth % 2 == 1
         tri = np.where(flipc[comp][:, None], tri[:, [0, 2, 1]], tri)
-        e1, e2 = _pair_edges(tri, nv, arg)
+        e1, e2 = _pair_edges(tri, nv, arg, labels)
         t1, t2 = e1 // 3, e2 // 3
         default, h = [], 0
         for k in range(ncomp):
@@ -235,7 +238,9 @@ def _solid_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return 2 * np.arctan2(num, den)
 
 
-def _pair_edges(tri: np.ndarray, nv: int, arg: str) -> tuple[np.ndarray, np.ndarray]:
+def _pair_edges(
+    tri: np.ndarray, nv: int, arg: str, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The two directed edges (slots ``3 t + k``: vertex k to k+1 of triangle t) of each
     edge; ValueError naming the edges not shared by exactly two triangles."""
     de_s = tri.ravel()
@@ -247,7 +252,7 @@ def _pair_edges(tri: np.ndarray, nv: int, arg: str) -> tuple[np.ndarray, np.ndar
     cnt = np.diff(np.r_[start, ks.size])
     if np.any(cnt != 2):
         badk = ks[start[cnt != 2]]
-        pairs = np.stack([badk // nv, badk % nv], axis=1)
+        pairs = np.sort(labels[np.stack([badk // nv, badk % nv], axis=1)], axis=1)
         kinds = "open" if np.all(cnt[cnt != 2] == 1) else "open or non-manifold"
         raise ValueError(
             f"{arg}: surface is not watertight ({kinds}): edges (vertex pairs) "
