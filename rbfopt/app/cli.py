@@ -5,7 +5,7 @@
 ``poisson_nodes``) and writes into ``--out`` (default ``runs/<name>/``):
 ``history.csv``, ``summary.json``, ``convergence.png``, ``nodes.png``,
 ``fields.png`` (2-D), ``initial.vtu``, ``optimized.vtu``, ``mesh.msh`` (2-D) and
-``checkpoint.pkl``. Problem options (``--opt key=value``) are typed by the defaults
+``checkpoint.npz``. Problem options (``--opt key=value``) are typed by the defaults
 of the module's ``problem(**options)`` signature.
 
 A problem is a module with a ``problem(**options) -> rbfopt.Problem`` function: by
@@ -164,7 +164,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import driver as optimize
-    from . import export, plotting
 
     spec = args.problem or DEFAULT_PROBLEM
     mod, source = load_module(spec)
@@ -183,23 +182,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = problem_options(mod, args.opt or [], args.seed)
     prob = build_problem(mod, opts)
     out = args.out or default_out(name)
-    ckpt = os.path.join(out, optimize.CHECKPOINT_NAME)
     if args.resume:
-        try:
-            ck = optimize.load_checkpoint(ckpt)
-        except (FileNotFoundError, ValueError) as e:
-            raise CLIError(f"cannot resume: {e}") from None
-        want = optimize._jsonable(prob.options)
-        if ck["problem"] != prob.name or ck["options"] != want:
-            raise CLIError(
-                f"cannot resume: {ckpt} is a checkpoint of problem {ck['problem']!r} "
-                f"(options {ck['options']}), not of {prob.name!r} (options {want})"
-            )
-        if ck.get("optimizer") != opt_name:
-            raise CLIError(
-                f"cannot resume: {ckpt} was written by optimizer {ck.get('optimizer')!r}, "
-                f"not {opt_name!r}"
-            )
+        _check_resume(prob, out, opt_name)
     _check_writable(out)
 
     t0 = time.perf_counter()
@@ -219,44 +203,66 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except (ValueError, TypeError, FloatingPointError) as e:
         raise CLIError(f"{name}: {e}") from e
-    runtime = time.perf_counter() - t0
-
-    p0 = prob.init()
-    stage = _stage(out)
-    try:
-        files = _write_outputs(prob, p0, res, stage, export, plotting)
-        first, last = res.history[0], res.history[-1]
-        summary = {
-            "problem": prob.name,
-            # relative where possible: summaries are shared, absolute paths are not
-            "source": _display_path(source),
-            "options": prob.options,
-            "optimizer": opt_name,
-            "lr": lr,
-            "schedule": schedule,
-            "steps": res.steps_done,
-            "seed": args.seed or 0,
-            "initial": {k: v for k, v in first.items() if k not in ("step", "step_time")},
-            "final": {k: v for k, v in last.items() if k not in ("step", "step_time")},
-            "best_loss": res.best_loss,
-            "stopped": res.stopped,
-            "runtime_s": runtime,
-            "optimizer_time_s": res.elapsed,
-            "files": sorted(files + ["summary.json", "history.csv", optimize.CHECKPOINT_NAME]),
-        }
-        if prob.report is not None:
-            summary["report"] = dict(prob.report(res.params))
-        optimize.write_history_csv(res.history, os.path.join(stage, "history.csv"))
-        optimize.write_summary(os.path.join(stage, "summary.json"), summary)
-        # all outputs exist: move them into place (renames within one folder)
-        for f in os.listdir(stage):
-            os.replace(os.path.join(stage, f), os.path.join(out, f))
-    finally:
-        _rmtree(stage)
+    facts = {
+        "problem": prob.name,
+        # relative where possible: summaries are shared, absolute paths are not
+        "source": _display_path(source),
+        "options": prob.options,
+        "optimizer": opt_name,
+        "lr": lr,
+        "schedule": schedule,
+        "seed": args.seed or 0,
+        "runtime_s": time.perf_counter() - t0,
+    }
+    summary = _publish(prob, res, out, facts)
     print(_one_line_summary(summary, out))
     if res.stopped:
         print(f"warning: {res.stopped}", file=sys.stderr)
     return 0
+
+
+def _check_resume(prob, out: str, opt_name: str) -> None:
+    """Refuse a resume before anything runs: no checkpoint, an unreadable or foreign
+    one, or one of another problem, options or optimizer."""
+    from .checkpoint import load
+    from .records import jsonable
+
+    try:
+        load(out).check(prob.name, jsonable(prob.options), opt_name)
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError(f"cannot resume: {e}") from None
+
+
+def _publish(prob, res, out: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """Write the outputs and ``summary.json`` in a staging folder, then move them into
+    ``out`` (renames within one folder): a failure leaves no half set. Returns the
+    summary."""
+    from . import export, plotting, records
+    from .checkpoint import CHECKPOINT_NAME
+
+    stage = _stage(out)
+    try:
+        files = _write_outputs(prob, prob.init(), res, stage, export, plotting)
+        first, last = res.history[0], res.history[-1]
+        summary = dict(
+            facts,
+            steps=res.steps_done,
+            initial={k: v for k, v in first.items() if k not in ("step", "step_time")},
+            final={k: v for k, v in last.items() if k not in ("step", "step_time")},
+            best_loss=res.best_loss,
+            stopped=res.stopped,
+            optimizer_time_s=res.elapsed,
+            files=sorted(files + ["summary.json", "history.csv", CHECKPOINT_NAME]),
+        )
+        if prob.report is not None:
+            summary["report"] = dict(prob.report(res.params))
+        records.write_history_csv(res.history, os.path.join(stage, "history.csv"))
+        records.write_summary(os.path.join(stage, "summary.json"), summary)
+        for f in os.listdir(stage):
+            os.replace(os.path.join(stage, f), os.path.join(out, f))
+    finally:
+        _rmtree(stage)
+    return summary
 
 
 def _rmtree(d: str) -> None:
@@ -320,24 +326,27 @@ def _write_outputs(prob, p0, res, stage, export, plotting) -> list[str]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import driver as optimize
     from . import export
+    from .checkpoint import load
+    from .problem import initial_params
 
     try:
-        ck = optimize.load_checkpoint(args.checkpoint)
+        ck = load(args.checkpoint)
     except (FileNotFoundError, ValueError) as e:
         raise CLIError(str(e)) from None
-    source = ck.get("meta", {}).get("source")
-    spec = source if source and os.path.isfile(source) else ck["problem"]
-    mod, _ = load_module(spec)
-    prob = build_problem(mod, dict(ck["options"]))
+    prob = build_problem(_export_module(ck), dict(ck.options))
+    if prob.name != ck.problem:
+        raise CLIError(f"{ck.path} is a checkpoint of {ck.problem!r}, not of {prob.name!r}")
     if prob.to_mesh is None:
         raise CLIError(f"problem {prob.name!r} has no to_mesh: nothing to export")
     import jax
     import jax.numpy as jnp
 
-    params = jax.tree_util.tree_map(jnp.asarray, ck["state"]["best_params"])
-    mesh = prob.to_mesh(params)
+    try:
+        params = ck.restore(initial_params(prob), prefix=".best_params")
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    mesh = prob.to_mesh(jax.tree_util.tree_map(jnp.asarray, params))
     ckdir = (
         os.path.dirname(os.path.abspath(args.checkpoint))
         if os.path.isfile(args.checkpoint)
@@ -356,6 +365,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
     print(f"wrote {out} ({len(mesh.points)} points, {sum(len(c.data) for c in mesh.cells)} cells)")
     return 0
+
+
+def _export_module(ck) -> types.ModuleType:
+    """The problem module of a checkpoint: its recorded source file when it exists
+    here, else the problem by name (a plain name only: never a path from the file)."""
+    source = ck.meta.get("source")
+    if isinstance(source, str) and source.endswith(".py") and os.path.isfile(source):
+        return load_module(source)[0]
+    if not ck.problem.isidentifier():
+        raise CLIError(f"{ck.path}: problem name {ck.problem!r} is not a problem name")
+    return load_module(ck.problem)[0]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -389,7 +409,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--out", help="output folder (default runs/<name>/; reference runs: results/<name>)"
     )
-    r.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pkl")
+    r.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     r.add_argument("--seed", type=int, help="random seed (problem and driver)")
     r.add_argument(
         "--opt",
@@ -404,7 +424,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint-every", type=int, default=10, help="steps between checkpoints")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     e = sub.add_parser("export", help="export a checkpoint's node set / mesh")
-    e.add_argument("checkpoint", help="checkpoint.pkl or the run's output folder")
+    e.add_argument("checkpoint", help="checkpoint.npz or the run's output folder")
     e.add_argument("--format", choices=["vtu", "msh", "xdmf"], default="vtu")
     e.add_argument("--out", help="output file (default next to the checkpoint)")
     b = sub.add_parser("bench", help="list or run scripts/bench_*.py")

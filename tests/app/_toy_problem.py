@@ -2,8 +2,8 @@
 
 Nodes in the unit square (corners fixed); the loss is the mean squared consistency
 error of the PHS3 + linear RBF-FD Laplacian on ``g = sin(2x) cos(y)`` plus a spacing
-barrier. Stencils are refreshed by ``restencil`` (jit inputs). Small and quick to
-compile: used by tests only.
+barrier; the loss returns ``(value, metrics)``. Stencils are refreshed by
+``restencil`` (jit inputs). Small and quick to compile: used by tests only.
 """
 
 from __future__ import annotations
@@ -45,11 +45,7 @@ def problem(n: int = 25, seed: int = 0, nan_after: float = 0.0) -> Problem:
         val = jnp.log(err) + jnp.sum(jnp.maximum(0.0, 1 - d / 0.05) ** 2)
         if nan_after > 0:
             val = jnp.where(jnp.max(p["x"][:, 0]) > nan_after, jnp.nan, val)
-        return val
-
-    def metrics(p, aux):
-        X = nodes(p)
-        return {"min_spacing": jnp.min(jnp.sqrt(jnp.sum((X[:, None] - X[aux[:, 1:]]) ** 2, -1)))}
+        return val, {"min_spacing": jnp.min(d)}  # metrics from the same evaluation
 
     def restencil(p):
         return jnp.asarray(ro.find_neighbors(np.asarray(nodes(p)), k))
@@ -65,7 +61,6 @@ def problem(n: int = 25, seed: int = 0, nan_after: float = 0.0) -> Problem:
         init=lambda: {"x": jnp.asarray(x0)},
         loss=loss,
         project=lambda p: {"x": jnp.clip(p["x"], 0.02, 0.98)},
-        metrics=metrics,
         restencil=restencil,
         to_mesh=to_mesh,
         inside=lambda c: np.all((c > 0) & (c < 1), axis=1),

@@ -50,7 +50,7 @@ def test_run_by_path_writes_outputs(toy_run):
         "initial.vtu",
         "optimized.vtu",
         "mesh.msh",
-        "checkpoint.pkl",
+        "checkpoint.npz",
     }
     assert want <= names and not [n for n in names if n.startswith(".")]
     s = json.loads((toy_run / "summary.json").read_text())
@@ -72,7 +72,7 @@ def test_run_by_path_writes_outputs(toy_run):
 def test_export_command(toy_run, tmp_path, fmt, cell, capsys):
     out = tmp_path / f"x.{fmt}"
     assert (
-        main(["export", str(toy_run / "checkpoint.pkl"), "--format", fmt, "--out", str(out)]) == 0
+        main(["export", str(toy_run / "checkpoint.npz"), "--format", fmt, "--out", str(out)]) == 0
     )
     m = meshio.read(out)
     assert len(m.points) == 20 and len(m.cells_dict[cell]) > 0

@@ -1,20 +1,20 @@
 """The optax driver: convergence, projection, rejected steps, restencil without
-recompiling, checkpoints and bit-for-bit resume (in-process and after SIGKILL).
+recompiling, the loss forms (scalar or (value, metrics), separate metrics, key),
+the step callback, and bit-for-bit resume (in-process and after SIGKILL).
 
-Test hooks of :func:`rbfopt.optimize.run`: ``RBFOPT_KILL_AT_STEP=k`` makes the run
-SIGKILL itself when it reaches step k; ``RBFOPT_STEP_SLEEP=s`` sleeps s seconds per
-step.
+The SIGKILL test kills the CLI from a ``run(callback=...)`` hook installed by the
+test-only launcher ``_kill_at.py``: production code reads no test hooks.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -24,6 +24,7 @@ from rbfopt import optimize
 from rbfopt.app import Problem
 
 TOY = str(Path(__file__).parent / "_toy_problem.py")
+KILL_AT = str(Path(__file__).parent / "_kill_at.py")
 TARGET = np.array([1.0, -2.0, 0.5])
 
 
@@ -134,51 +135,104 @@ def test_restencil_does_not_recompile(toy):
 
 def test_resume_rejects_other_problem(toy, tmp_path):
     optimize.run(quadratic(), "adam", 3, out_dir=str(tmp_path), progress=False)
-    with pytest.raises(ValueError, match="belongs to problem 'quad'"):
+    with pytest.raises(ValueError, match="checkpoint of problem 'quad'"):
         optimize.run(toy.problem(), "adam", 5, out_dir=str(tmp_path), resume=True, progress=False)
 
 
 def test_sigkill_then_resume_matches_uninterrupted(toy, tmp_path):
-    """A CLI run SIGKILLed at step 13 resumes from its step-10 checkpoint and ends
-    with exactly the parameters of an uninterrupted run."""
+    """A CLI run SIGKILLed after step 13 (from a callback) resumes from its step-10
+    checkpoint and ends with exactly the loop state of an uninterrupted run."""
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "rbfopt",
-        "run",
-        TOY,
-        "--steps",
-        "20",
-        "--out",
-        str(out),
-        "--checkpoint-every",
-        "5",
-        "-q",
-    ]
+    args = ["run", TOY, "--steps", "20", "--out", str(out), "--checkpoint-every", "5", "-q"]
     # a shared persistent compilation cache lets the resumed process skip compiling
     # (the same executables, so bit-for-bit comparison is unaffected)
     env = dict(
         os.environ,
-        RBFOPT_KILL_AT_STEP="13",
         JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax-cache"),
         JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
         JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
     )
+    cmd = [sys.executable, KILL_AT, "13", *args]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == -signal.SIGKILL, p.stderr
-    with open(out / "checkpoint.pkl", "rb") as f:
-        assert pickle.load(f)["step"] == 10
+    assert optimize.load_checkpoint(str(out)).step == 10
     assert not (out / "summary.json").exists()
     assert not [f for f in os.listdir(out) if f.startswith(".tmp")]  # atomic writes
-    env.pop("RBFOPT_KILL_AT_STEP")
-    p = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, "-m", "rbfopt", *args, "--resume"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     resumed = optimize.load_checkpoint(str(out))
-    assert resumed["step"] == 20
-    prob = toy.problem()
-    full = optimize.run(prob, "adam", 20, lr=0.01, restencil_every=3, progress=False)
-    np.testing.assert_array_equal(
-        resumed["state"]["params"]["x"], np.asarray(full.last_params["x"])
+    assert resumed.step == 20
+    full = optimize.run(toy.problem(), "adam", 20, lr=0.01, restencil_every=3, progress=False)
+    flat = jax.tree_util.tree_flatten_with_path(full.state)[0]
+    assert len(flat) == len(resumed.arrays)
+    for path, leaf in flat:  # every array of the loop state, bit for bit
+        np.testing.assert_array_equal(resumed.arrays[jax.tree_util.keystr(path)], leaf)
+    assert _no_times(resumed.history) == _no_times(full.history)
+
+
+def _no_times(history):
+    return [{k: v for k, v in row.items() if k != "step_time"} for row in history]
+
+
+def test_in_process_resume_matches_uninterrupted(toy, tmp_path):
+    kw = dict(lr=0.01, restencil_every=3, checkpoint_every=4, progress=False)
+    full = optimize.run(toy.problem(), "adam", 10, **kw)
+    optimize.run(toy.problem(), "adam", 6, out_dir=str(tmp_path), **kw)
+    res = optimize.run(toy.problem(), "adam", 10, out_dir=str(tmp_path), resume=True, **kw)
+    assert res.steps_done == 10
+    for a, b in zip(jax.tree.leaves(res.state), jax.tree.leaves(full.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert _no_times(res.history) == _no_times(full.history)
+
+
+def test_callback_sees_every_accepted_step():
+    seen = []
+    res = optimize.run(
+        quadratic(), "sgd", 5, lr=0.1, progress=False, callback=lambda s, r: seen.append((s, r))
     )
-    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in full.history]
+    assert [int(s.step) for s, _ in seen] == [1, 2, 3, 4, 5]
+    assert [r for _, r in seen] == res.history[1:]
+    np.testing.assert_array_equal(seen[-1][0].params["x"], res.last_params["x"])
+
+
+def test_loss_forms_agree():
+    """Scalar loss + separate metrics (the old form), (value, metrics), and both merged:
+    the same iterates and the same logged metrics."""
+
+    def dist(p):
+        return {"dist": jnp.linalg.norm(p["x"] - TARGET)}
+
+    def loss(p):
+        return jnp.sum((p["x"] - TARGET) ** 2)
+
+    forms = [
+        dict(loss=loss, metrics=dist),
+        dict(loss=lambda p: (loss(p), dist(p))),
+        dict(loss=lambda p: (loss(p), {}), metrics=dist),
+    ]
+    runs = [
+        optimize.run(Problem("q", lambda: {"x": jnp.zeros(3)}, **f), "adam", 5, progress=False)
+        for f in forms
+    ]
+    for r in runs[1:]:
+        assert _no_times(r.history) == _no_times(runs[0].history)
+    assert "dist" in runs[0].history[-1]
+    bad = Problem("q", lambda: jnp.zeros(2), lambda x: (jnp.sum(x), {}, 1))
+    with pytest.raises(TypeError, match=r"\(value, metrics\)"):
+        optimize.run(bad, "adam", 1, progress=False)
+
+
+def test_key_reaches_the_loss():
+    """A loss with a ``key`` parameter gets a fresh key each step, from ``seed``."""
+
+    def noisy(p, key):
+        noise = jax.random.normal(key, (3,))
+        return jnp.sum((p["x"] - TARGET) ** 2) + jnp.dot(noise, p["x"]), {"n0": noise[0]}
+
+    prob = Problem("noisy", lambda: {"x": jnp.zeros(3)}, noisy)
+    a, b, c = (optimize.run(prob, "sgd", 4, lr=0.1, seed=s, progress=False) for s in (0, 0, 1))
+    n0 = [h["n0"] for h in a.history]
+    assert len(set(n0)) == len(n0)  # a new key every step
+    assert n0 == [h["n0"] for h in b.history]  # reproducible from the seed
+    assert n0 != [h["n0"] for h in c.history]  # and depends on it

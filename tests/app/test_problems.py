@@ -45,6 +45,7 @@ def test_field_inverse_reaches_closed_form():
     prob = study("field_inverse").problem(n=80, sensors=20)
     res = optimize.run(prob, "lbfgs", 60, progress=False)
     rep = prob.report(res.params)
+    assert {"misfit_rms_over_sigma", "rel_error_vs_truth"} <= set(res.history[-1])
     assert rep["J_optimized"] <= rep["J_closed_form"] * (1 + 1e-4)
     assert rep["rel_diff_to_closed_form"] < 1e-2
     # fitted to about the noise level (neither far above nor far below)
@@ -55,6 +56,7 @@ def test_grid_assimilation_reaches_least_squares():
     prob = study("grid_assimilation").problem(nx=6, ny=6, m=80)
     res = optimize.run(prob, "lbfgs", 100, progress=False)
     rep = prob.report(res.params)
+    assert {"rms_residual", "rms_error_vs_truth"} <= set(res.history[-1])
     assert rep["rel_diff_to_closed_form"] < 1e-3
     assert abs(rep["J_optimized"] / rep["J_closed_form"] - 1) < 1e-6
 
@@ -65,6 +67,10 @@ def test_poisson_nodes_small_run_keeps_constraints():
     res = optimize.run(prob, "adam", 6, lr=2e-3, restencil_every=1, progress=False)
     h = res.history
     assert all(np.isfinite(r["loss"]) for r in h) and h[-1]["loss"] < h[0]["loss"]
+    # the metrics come from the loss's own evaluation (no second solve per step)
+    assert prob.metrics is None
+    assert {"fine_rms_error", "min_spacing", "barrier"} <= set(h[-1])
+    assert h[-1]["barrier"] >= 0 and 0 < h[-1]["min_spacing"] < 0.2
     p = res.last_params
     assert np.all(mod.inside(np.asarray(p["interior"]), 0.24 * np.sqrt(3.0 / 150)))
     t = np.asarray(p["t"])
