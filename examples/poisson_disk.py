@@ -24,8 +24,8 @@ from scipy.stats import qmc
 import rbfopt  # noqa: F401  (enables float64)
 from rbfopt.basis import PHS, RadialBasis
 from rbfopt.fd.boundary import assemble
-from rbfopt.sparse import linsolve
 from rbfopt.operators import Laplacian
+from rbfopt.sparse import linsolve
 from rbfopt.stencils import autoselect_k, find_neighbors
 
 

@@ -20,8 +20,8 @@ import rbfopt  # noqa: F401  (float64)
 from rbfopt.basis import PHS
 from rbfopt.fd.boundary import assemble
 from rbfopt.interp import Interpolator
-from rbfopt.sparse import StencilMatrix, clear_cache, linsolve
 from rbfopt.operators import Laplacian
+from rbfopt.sparse import StencilMatrix, clear_cache, linsolve
 from rbfopt.stencils import find_neighbors
 
 

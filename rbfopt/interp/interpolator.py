@@ -8,7 +8,7 @@ import numpy as np
 
 from .._util import as_points, fmt_indices, is_tracer
 from ..basis import PHS, RadialBasis
-from ..operators import Custom, Identity, Operator
+from ..operators import Composed, Identity, Operator
 from ..stencils import check_points
 from ._system import (
     check_basis,
@@ -158,11 +158,6 @@ class Interpolator:
         if not isinstance(op, Operator):
             raise ValueError(f"op: expected an operator description, got {op!r}")
         op.validate(self.d)
-        if isinstance(self.basis, PHS) and op.order is not None and op.order >= self.basis.order:
-            raise ValueError(
-                f"op: PHS order {self.basis.order} is not {op.order} times differentiable at "
-                f"r = 0; use a PHS order > {op.order}"
-            )
         new = self.op
         if isinstance(op, Identity):
             pass
@@ -171,8 +166,13 @@ class Interpolator:
         else:
             if op.out_shape(self.d) or new.out_shape(self.d):
                 raise ValueError("op: only scalar operators can be composed with a derivative")
-            inner, outer = new, op
-            new = Custom(lambda f: outer(inner(f)))
+            new = Composed(op, new)  # equal by value: repeated derivatives reuse compilations
+        order = None if new is None else new.order
+        if isinstance(self.basis, PHS) and order is not None and order >= self.basis.order:
+            raise ValueError(
+                f"op: PHS order {self.basis.order} is not {order} times differentiable at "
+                f"r = 0; use a PHS order > {order}"
+            )
         leaves, (vec, _) = self.tree_flatten()
         return Interpolator.tree_unflatten((vec, new), leaves)
 

@@ -76,8 +76,8 @@ def _custom_fn(f):
     return lf
 
 
-# Operator instances live at module level: Directional/Custom hash by identity, so
-# one instance per (name, d) lets repeated builds hit the compile cache.
+# Operator instances live at module level: a Custom hashes by its function, so one
+# instance per (name, d) lets repeated builds hit the compile cache.
 CUSTOM = ro.Custom(_custom_fn)
 _OPS: dict = {}
 
