@@ -144,10 +144,6 @@ def _check_writable(out: str) -> None:
         raise CLIError(f"output folder {out} is not writable: {e.strerror or e}") from None
 
 
-def _stage(out: str) -> str:
-    return tempfile.mkdtemp(prefix=".stage-", dir=out)
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     found = studies()
     if not found:
@@ -164,6 +160,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import driver as optimize
+    from . import outputs
 
     spec = args.problem or DEFAULT_PROBLEM
     mod, source = load_module(spec)
@@ -214,8 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "seed": args.seed or 0,
         "runtime_s": time.perf_counter() - t0,
     }
-    summary = _publish(prob, res, out, facts)
-    print(_one_line_summary(summary, out))
+    summary = outputs.publish(prob, res, out, facts)
+    print(outputs.one_line_summary(summary, out))
     if res.stopped:
         print(f"warning: {res.stopped}", file=sys.stderr)
     return 0
@@ -231,98 +228,6 @@ def _check_resume(prob, out: str, opt_name: str) -> None:
         load(out).check(prob.name, jsonable(prob.options), opt_name)
     except (FileNotFoundError, ValueError) as e:
         raise CLIError(f"cannot resume: {e}") from None
-
-
-def _publish(prob, res, out: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """Write the outputs and ``summary.json`` in a staging folder, then move them into
-    ``out`` (renames within one folder): a failure leaves no half set. Returns the
-    summary."""
-    from . import export, plotting, records
-    from .checkpoint import CHECKPOINT_NAME
-
-    stage = _stage(out)
-    try:
-        files = _write_outputs(prob, prob.init(), res, stage, export, plotting)
-        first, last = res.history[0], res.history[-1]
-        summary = dict(
-            facts,
-            steps=res.steps_done,
-            initial={k: v for k, v in first.items() if k not in ("step", "step_time")},
-            final={k: v for k, v in last.items() if k not in ("step", "step_time")},
-            best_loss=res.best_loss,
-            stopped=res.stopped,
-            optimizer_time_s=res.elapsed,
-            files=sorted(files + ["summary.json", "history.csv", CHECKPOINT_NAME]),
-        )
-        if prob.report is not None:
-            summary["report"] = dict(prob.report(res.params))
-        records.write_history_csv(res.history, os.path.join(stage, "history.csv"))
-        records.write_summary(os.path.join(stage, "summary.json"), summary)
-        for f in os.listdir(stage):
-            os.replace(os.path.join(stage, f), os.path.join(out, f))
-    finally:
-        _rmtree(stage)
-    return summary
-
-
-def _rmtree(d: str) -> None:
-    import shutil
-
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def _one_line_summary(s: dict[str, Any], out: str) -> str:
-    ini, fin = s["initial"], s["final"]
-    parts = [
-        f"{s['problem']}: {s['steps']} steps in {s['runtime_s']:.1f} s",
-        f"loss {ini['loss']:.4g} -> {fin['loss']:.4g}",
-    ]
-    for k in fin:
-        if k not in ("loss", "grad_norm", "lr_scale"):
-            parts.append(f"{k} {ini.get(k, float('nan')):.4g} -> {fin[k]:.4g}")
-    return "; ".join(parts) + f"; outputs in {out}"
-
-
-def _write_outputs(prob, p0, res, stage, export, plotting) -> list[str]:
-    files = []
-    plotting.plot_convergence(res.history, os.path.join(stage, "convergence.png"), prob.name)
-    files.append("convergence.png")
-    if prob.to_mesh is None:
-        return files
-    m0, m1 = prob.to_mesh(p0), prob.to_mesh(res.params)
-    export.write(m0, os.path.join(stage, "initial.vtu"))
-    export.write(m1, os.path.join(stage, "optimized.vtu"))
-    files += ["initial.vtu", "optimized.vtu"]
-    dim = int(np.count_nonzero(np.ptp(m1.points, axis=0) > 0)) if len(m1.points) > 1 else 0
-    bd = m1.point_data.get("boundary")
-    plotting.plot_nodes(
-        m0.points[:, : max(dim, 1)],
-        m1.points[:, : max(dim, 1)],
-        os.path.join(stage, "nodes.png"),
-        boundary=bd,
-        title=prob.name,
-    )
-    files.append("nodes.png")
-    if dim == 2:
-        xy = m1.points[:, :2]
-        tri = export.triangulate(xy, prob.inside, point_data=dict(m1.point_data))
-        export.write(tri, os.path.join(stage, "mesh.msh"))
-        files.append("mesh.msh")
-        fields = {
-            k: v
-            for k, v in m1.point_data.items()
-            if k not in ("boundary", "spacing") and np.ndim(v) == 1
-        }
-        if fields:
-            plotting.plot_fields(
-                xy,
-                fields,
-                os.path.join(stage, "fields.png"),
-                prob.inside,
-                title=f"{prob.name}: optimized",
-            )
-            files.append("fields.png")
-    return files
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -306,6 +306,7 @@ class _Loop:
         Returns (final state, why it stopped early or None)."""
         with_aux = self.problem.restencil is not None
         k, since = int(state.step), int(state.since_restencil)
+        self.t_start = time.perf_counter()  # optimizer time: the loop, not the start
         stopped = None
         with Progress(progress, steps, k, self.problem.name) as bar:
             while k < steps:
