@@ -42,7 +42,15 @@ __all__ = ["RadialBasis", "PHS", "IMQ", "Gaussian", "MQ", "safe_norm", "safe_sqr
 @jax.custom_jvp
 def safe_sqrt(s: jax.Array) -> jax.Array:
     """``sqrt(s)`` for ``s >= 0`` whose derivative is ``1 / (2 sqrt(s))`` for ``s > 0`` and
-    ``0`` at ``s = 0``: with ``s = z.z`` this makes ``d|z|/dz = z / |z|`` (``0`` at ``z = 0``)."""
+    finite (``1/2``) at ``s = 0``: with ``s = z.z``, whose tangent vanishes at ``z = 0``,
+    this makes ``d|z|/dz = z / |z|`` (``0`` at ``z = 0``, not NaN).
+
+    Examples:
+      >>> import jax
+      >>> from rbfopt.basis import safe_sqrt
+      >>> jax.grad(safe_sqrt)(4.0), jax.grad(safe_sqrt)(0.0)
+      (Array(0.25, dtype=float64, weak_type=True), Array(0.5, dtype=float64, weak_type=True))
+    """
     return jnp.sqrt(s)
 
 
@@ -54,7 +62,16 @@ def _safe_sqrt_jvp(primals, tangents):
 
 
 def safe_norm(z: jax.Array) -> jax.Array:
-    """Euclidean norm over the last axis, with derivative ``0`` (not NaN) at ``z = 0``."""
+    """Euclidean norm over the last axis, with derivative ``0`` (not NaN) at ``z = 0``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from rbfopt.basis import safe_norm
+      >>> safe_norm(jnp.array([3.0, 4.0]))
+      Array(5., dtype=float64)
+      >>> jax.grad(safe_norm)(jnp.zeros(2))
+      Array([0., 0.], dtype=float64)
+    """
     return safe_sqrt(jnp.sum(z * z, axis=-1))
 
 

@@ -35,6 +35,16 @@ def check_points(points: object, name: str = "data", d: int | None = None) -> np
     """Validate a concrete point array: shape (N, d) with d in {1, 2, 3}, finite values.
 
     Returns it as a float64 numpy array. 1-D input of shape (N,) is read as (N, 1).
+
+    Examples:
+      >>> import numpy as np
+      >>> from rbfopt.stencils import check_points
+      >>> check_points([0.0, 1.0, 2.0]).shape
+      (3, 1)
+      >>> check_points([[0.0, np.nan]])
+      Traceback (most recent call last):
+      ...
+      ValueError: data: non-finite (NaN/inf) coordinates at indices [0] (1 in all)
     """
     a = np.asarray(points)
     if a.ndim == 1:
@@ -119,6 +129,17 @@ def check_stencils(
 
     ``adjl`` must be integer, shape (N_eval, k) with ``k >= min_k`` (the number of
     monomials), indices in ``0..n_data-1`` and no repeated index within a row.
+
+    Examples:
+      >>> import numpy as np
+      >>> from rbfopt.stencils import check_stencils
+      >>> check_stencils(np.array([[0, 1], [1, 2]]), n_data=3)
+      array([[0, 1],
+             [1, 2]], dtype=int32)
+      >>> check_stencils(np.array([[0, 1], [1, 3]]), n_data=3)
+      Traceback (most recent call last):
+      ...
+      ValueError: adjl: indices out of range 0..2 in rows [1] (1 in all)
     """
     a = np.asarray(adjl)
     if a.ndim != 2:

@@ -62,6 +62,13 @@ def self_positions(rows: np.ndarray, adjl: Any) -> np.ndarray:
 
     Raises ValueError when a node is missing from its stencil (identity, Robin
     rows need it there).
+
+    Examples:
+      >>> import numpy as np
+      >>> from rbfopt.fd.boundary import self_positions
+      >>> adjl = np.array([[0, 1], [0, 1], [1, 2]])
+      >>> self_positions(np.array([1, 2]), adjl)
+      array([1, 1])
     """
     a = np.asarray(adjl)[rows]
     hit = a == rows[:, None]

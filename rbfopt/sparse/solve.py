@@ -59,7 +59,12 @@ _CACHE: OrderedDict[bytes, Any] = OrderedDict()
 
 
 def clear_cache() -> None:
-    """Drop all cached factorizations."""
+    """Drop all cached factorizations.
+
+    Examples:
+      >>> from rbfopt.sparse import clear_cache
+      >>> clear_cache()
+    """
     _CACHE.clear()
 
 
