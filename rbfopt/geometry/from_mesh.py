@@ -31,13 +31,15 @@ def from_mesh(
         ``gmsh`` extra), or a ``meshio.Mesh``.
       feature_angle: passed to the domain (default: 10 degrees in 2-D, 30 in 3-D).
 
-    The mesh is 2-D when its points have two coordinates or all z = 0. The boundary is
-    its line cells in 2-D and its triangle (and quad, split in two) cells in 3-D; when
-    there are none, it is the boundary of the area cells (triangles/quads in 2-D) or of
-    the tetrahedra in 3-D. Coincident points are merged (STL files repeat them). Named
-    groups come from Gmsh physical groups (cell data ``gmsh:physical`` with names in
-    ``field_data``; a physical group without a name is ``"physical<tag>"``) or else from
-    the mesh's cell sets; other cells keep their default group. Several closed loops or
+    The mesh is 2-D when its points have two coordinates or all z = 0. When the mesh
+    has area cells (triangles/quads in 2-D) or tetrahedra (3-D), the boundary is their
+    outline (the facets of exactly one cell) and the line (2-D) or triangle/quad (3-D)
+    cells only name groups; otherwise the boundary is the line cells (2-D) or the
+    triangle cells, quads split in two (3-D). Coincident points are merged (STL files
+    repeat them). Named groups come from Gmsh physical groups (cell data
+    ``gmsh:physical`` with names in ``field_data``; a physical group without a name is
+    ``"physical<tag>"``) or else from the mesh's cell sets; other cells keep their
+    default group. Several closed loops or
     shells make holes: a loop or shell inside an odd number of others is a hole.
 
     Raises:
@@ -73,16 +75,16 @@ def from_mesh(
     if two_d:
         pts = pts[:, :2]
         cells, groups = _gather(mesh, names, _LINES, 2)
-        if cells is None:
-            area, _ = _gather(mesh, names, _AREA, None)
-            cells = None if area is None else _outline(area)
-            groups = [None] * (0 if cells is None else len(cells))
+        inner, _ = _gather(mesh, names, _AREA, None)
     else:
         cells, groups = _gather(mesh, names, _SURF, 3)
-        if cells is None:
-            vol, _ = _gather(mesh, names, _VOLUME, 4)
-            cells = None if vol is None else _outline(vol)
-            groups = [None] * (0 if cells is None else len(cells))
+        inner, _ = _gather(mesh, names, _VOLUME, 4)
+    if inner is not None:
+        # a full mesh: its outline is the boundary (Gmsh writes only the curves or
+        # surfaces of physical groups); boundary cells only name the groups
+        outline = _outline(inner)
+        groups = _match(outline, cells, groups)
+        cells = outline
     if cells is None or len(cells) == 0:
         want = "line" if two_d else "triangle"
         raise ValueError(
@@ -184,6 +186,14 @@ def _outline(cells: np.ndarray) -> np.ndarray:
     key = np.sort(facets, axis=1)
     _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
     return facets[cnt[inv.ravel()] == 1]
+
+
+def _match(outline: np.ndarray, cells: np.ndarray | None, groups: list | None) -> list:
+    """The group of each outline facet: that of the boundary cell with its vertices."""
+    if cells is None:
+        return [None] * len(outline)
+    named = {tuple(sorted(c)): g for c, g in zip(cells.tolist(), groups, strict=True) if g}
+    return [named.get(tuple(sorted(c))) for c in outline.tolist()]
 
 
 def _merge(pts: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

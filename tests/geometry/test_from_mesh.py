@@ -74,6 +74,27 @@ def test_cell_sets_name_groups():
     assert [dom.group_names[i] for i in g] == ["wall", "outer", "wall"]
 
 
+def test_area_mesh_outline_with_one_named_curve():
+    # Gmsh saves only physical curves: here the bottom edge of a triangulated square
+    g = np.linspace(0, 1, 3)
+    X, Y = np.meshgrid(g, g, indexing="ij")
+    pts = np.c_[X.ravel(), Y.ravel(), np.zeros(9)]
+    i = np.array([0, 1, 3, 4])
+    tri = np.concatenate([np.c_[i, i + 3, i + 4], np.c_[i, i + 4, i + 1]])
+    m = meshio.Mesh(
+        pts,
+        [("triangle", tri), ("line", [[0, 3], [6, 3]])],
+        cell_data={"gmsh:physical": [np.zeros(8, int), np.array([7, 7])]},
+        field_data={"inlet": np.array([7, 1]), "fluid": np.array([1, 2])},
+    )
+    dom = from_mesh(m)
+    assert dom.measure == pytest.approx(1.0) and len(dom.elements) == 8
+    assert dom.group_names == ("inlet", "outer")
+    g = np.asarray(dom.closest(np.array([[-0.1, 0.5], [0.2, -0.1], [0.8, -0.1]]))[2])
+    assert [dom.group_names[k] for k in g] == ["outer", "inlet", "inlet"]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # meshio's STL size probe overflows
 def test_stl_cube_with_spherical_hole_volume(tmp_path):
     v1, f1 = cube(1.0, 3)
     r = 0.6

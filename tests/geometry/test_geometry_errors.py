@@ -89,6 +89,7 @@ def test_surface_bad_input():
         Surface(v, f[:, :2])
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # meshio's STL size probe overflows
 def test_from_mesh_bad_input(tmp_path):
     pts = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
     with pytest.raises(ValueError, match="mesh: no boundary cells"):
