@@ -78,7 +78,14 @@ class Domain:
         if x.shape[0] == 0:
             z = jnp.zeros((0, self.dim), x.dtype)
             return jnp.zeros(0, x.dtype), z, z, jnp.zeros(0, jnp.int32)
-        return _run(self._kind, self._arrays, x)
+        m = x.shape[0]
+        if _util.is_tracer(x):
+            return _run(self._kind, self._arrays, x)
+        # eager calls: query counts rounded up to 8 sizes per octave, so that a caller
+        # whose point count changes (node generation) compiles a few times, not each time
+        step = 1 << max((m - 1).bit_length() - 3, 0)
+        out = _run(self._kind, self._arrays, _util.pad_rows(x, -(-m // step) * step))
+        return tuple(o[:m] for o in out)
 
     def sdf(self, x: Any) -> jax.Array:
         """Signed distance to the boundary, shape (m,): negative inside, positive outside.
