@@ -6,16 +6,27 @@ times drift, ratios much less). Default: 2-D, N = 100 000 random nodes, k = 30,
 PHS3 with poly_deg 2, Laplacian.
 
     python scripts/bench_weights.py [--n 100000] [--k 30] [--repeat 3] [--big 1000000]
-                                    [--devices 2]
+                                    [--devices 2] [--jax-first]
 
-``--devices n`` splits the build over n CPU devices (``ro.set_host_device_count``:
-n cores); the default, 1, is one core, like the peer.
+One column per way of calling the build (``ro.build_weights``, checks included):
+
+* ``eager``: called on concrete arrays;
+* ``user jit``: inside the caller's own ``jax.jit`` (the gradient: ``jax.jit(jax.grad)``,
+  as in the optimization driver's step);
+* ``grad``: inside ``jax.grad``, not jitted (the build: the forward pass of
+  ``jax.vjp``).
+
+treverhines-rbf is timed in alternation with all of them, so that a busy spell of the
+machine weighs on both sides of every ratio. ``--devices n`` splits the build over n
+CPU devices (``ro.set_host_device_count``: n cores); the default, 1, is one core, like
+the peer. ``--jax-first`` starts JAX before importing rbfopt, so that rbfopt cannot put
+its XLA:CPU options in ``XLA_FLAGS`` (only eager builds then get them).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import os
 import resource
 import time
 
@@ -23,18 +34,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import rbfopt as ro
-from rbfopt.fd.weights import COMPILER_OPTIONS, _build, _on_cpu
 
-
-def best_of(fn, repeat):
-    times = []
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return min(times), out
+def timed(fn):
+    t = time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return time.perf_counter() - t, out
 
 
 def peak_rss_gb() -> float:
@@ -51,7 +55,14 @@ def main(argv=None):
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-grad", action="store_true")
     ap.add_argument("--devices", type=int, default=1, help="CPU devices (cores) for the build")
+    ap.add_argument("--jax-first", action="store_true", help="start JAX before importing rbfopt")
     args = ap.parse_args(argv)
+    if args.jax_first:
+        jnp.zeros(1).block_until_ready()
+
+    import rbfopt as ro
+    from rbfopt.fd import _backend
+
     if args.devices > 1:
         ro.set_host_device_count(args.devices)
 
@@ -63,69 +74,36 @@ def main(argv=None):
         f"backend={jax.default_backend()} devices={jax.local_device_count()} N={args.n} "
         f"k={args.k} basis={basis} op=Laplacian"
     )
+    flags = os.environ.get("XLA_FLAGS", "")
+    where = "per-jit, eager builds only" if _backend.jit_options() else "XLA_FLAGS"
+    print(f"XLA_FLAGS={flags!r} (XLA:CPU options of the build: {where})")
 
     t = time.perf_counter()
     adjl = ro.find_neighbors(x, args.k)
     print(f"stencils (cKDTree)         {time.perf_counter() - t:8.3f} s")
 
     xj, aj = jnp.asarray(x), jnp.asarray(adjl)
-    chunk = args.chunk or ro.weights._default_chunk(args.k, x.shape[1])
+    chunk = args.chunk or _backend.default_chunk(args.k, x.shape[1])
     print(f"chunk                      {chunk:8d} stencils")
 
-    def build():
-        return _build(op, xj, xj, aj, basis, chunk, "implicit")[0]
+    def weights(p):
+        return ro.build_weights(op, p, None, aj, basis, chunk_size=chunk)
 
-    t = time.perf_counter()
-    w = jax.block_until_ready(build())
-    t_compile = time.perf_counter() - t
-    if args.no_grad:
-        t_build, w = best_of(build, args.repeat)
-        t_compile -= t_build
-        print(f"rbfopt build (compiled)    {t_build:8.3f} s   compile ~{t_compile:.1f} s")
-    else:
+    def loss(p):
         # reverse-mode gradient of sum(W^2) w.r.t. all node positions
-        options = COMPILER_OPTIONS if _on_cpu() else None
+        return jnp.sum(weights(p) ** 2)
 
-        @functools.partial(jax.jit, compiler_options=options)
-        def grad_fn(p):
-            def loss(p):
-                return jnp.sum(_build(op, p, p, aj, basis, chunk, "implicit")[0] ** 2)
+    jit_weights = jax.jit(weights)
+    jit_grad = jax.jit(jax.grad(loss))
+    grad = jax.grad(loss)
+    builds = {
+        "eager": lambda: weights(xj),
+        "user jit": lambda: jit_weights(xj),
+        "grad": lambda: jax.vjp(weights, xj)[0],
+    }
+    grads = {} if args.no_grad else {"user jit": lambda: jit_grad(xj), "grad": lambda: grad(xj)}
 
-            return jax.grad(loss)(p)
-
-        t = time.perf_counter()
-        g = jax.block_until_ready(grad_fn(xj))
-        t_gcompile = time.perf_counter() - t
-        # build and gradient timed in alternation, so that a busy spell of the machine
-        # weighs on both sides of their ratio
-        t_build = t_grad = np.inf
-        for _ in range(args.repeat):
-            tb, w = best_of(build, 1)
-            tg, g = best_of(lambda: grad_fn(xj), 1)
-            t_build, t_grad = min(t_build, tb), min(t_grad, tg)
-        t_compile -= t_build
-        print(f"rbfopt build (compiled)    {t_build:8.3f} s   compile ~{t_compile:.1f} s")
-        print(
-            f"rbfopt grad sum(W^2) wrt X {t_grad:8.3f} s   = {t_grad / t_build:.2f} x build"
-            f"   (compile ~{t_gcompile - t_grad:.1f} s)"
-        )
-        assert np.all(np.isfinite(np.asarray(g)))
-
-    # apply vs scipy CSR matvec
-    L = ro.RBFOperator(w[..., 0], aj, args.n)
-    csr = L.to_scipy()
-    u = rng.random(args.n)
-    uj = jnp.asarray(u)
-    apply = jax.jit(lambda L, u: L(u))
-    jax.block_until_ready(apply(L, uj))
-    t_apply, y = best_of(lambda: apply(L, uj), max(args.repeat, 20))
-    t_csr, y2 = best_of(lambda: csr @ u, max(args.repeat, 20))
-    print(
-        f"rbfopt apply               {t_apply * 1e3:8.3f} ms  scipy CSR matvec {t_csr * 1e3:.3f} ms"
-        f"   ratio {t_apply / t_csr:.2f}"
-    )
-    np.testing.assert_allclose(np.asarray(y), y2, rtol=1e-10, atol=1e-8)
-
+    peer = None
     if not args.no_peer:
         try:
             from rbf.pde.fd import weight_matrix
@@ -134,30 +112,81 @@ def main(argv=None):
         else:
             # warm-up on a small set: treverhines compiles its symbolic kernels once
             weight_matrix(x[:200], x[:200], args.k, [[2, 0], [0, 2]], phi="phs3", order=2)
-            # peer and build timed in alternation (as build and gradient above), so a
-            # busy spell of the machine weighs on both sides of the speed-up
-            t_peer = np.inf
-            for _ in range(max(1, min(args.repeat, 2))):
-                tp, Wp = best_of(
-                    lambda: weight_matrix(x, x, args.k, [[2, 0], [0, 2]], phi="phs3", order=2),
-                    1,
-                )
-                tb, _ = best_of(build, 1)
-                t_peer, t_build = min(t_peer, tp), min(t_build, tb)
-            diff = abs(Wp.tocsr() - csr).max() / abs(Wp).max()
-            print(f"treverhines weight_matrix  {t_peer:8.3f} s   max rel. diff {diff:.1e}")
-            print(
-                f"SPEEDUP build vs treverhines: {t_peer / t_build:.1f}x   "
-                f"(build best of all runs {t_build:.3f} s)"
-            )
+
+            def peer():
+                return weight_matrix(x, x, args.k, [[2, 0], [0, 2]], phi="phs3", order=2)
+
+    calls = [("b " + m, f) for m, f in builds.items()] + [("g " + m, f) for m, f in grads.items()]
+    # first calls: compile + run
+    first = {}
+    for name, fn in calls:
+        first[name], out = timed(fn)
+        assert np.all(np.isfinite(np.asarray(out)))
+    w = np.asarray(builds["eager"]())
+
+    # all of them in alternation with the peer, min of the rounds
+    best = {name: np.inf for name in first}
+    t_peer, Wp = np.inf, None
+    for _ in range(args.repeat):
+        if peer is not None:
+            tp, Wp = timed(peer)
+            t_peer = min(t_peer, tp)
+        for name, fn in calls:
+            best[name] = min(best[name], timed(fn)[0])
+
+    modes = list(builds)
+
+    def row(label, values):
+        print(f"{label:<28}" + "".join(f"{v:>12}" for v in values))
+
+    def cell(name, fmt):
+        return fmt(name) if name in best else "-"
+
+    print()
+    row("", modes)
+    row("build [s]", [f"{best['b ' + m]:.3f}" for m in modes])
+    if peer is not None:
+        row("speed-up vs treverhines", [f"{t_peer / best['b ' + m]:.1f}x" for m in modes])
+    row("compile build [s]", [f"{first['b ' + m] - best['b ' + m]:.1f}" for m in modes])
+    if grads:
+        row("gradient [s]", [cell("g " + m, lambda n: f"{best[n]:.3f}") for m in modes])
+        row(
+            "gradient / build",
+            [cell("g " + m, lambda n, m=m: f"{best[n] / best['b ' + m]:.2f}x") for m in modes],
+        )
+        row(
+            "compile gradient [s]",
+            [cell("g " + m, lambda n: f"{first[n] - best[n]:.1f}") for m in modes],
+        )
+    if peer is not None:
+        L = ro.RBFOperator(jnp.asarray(w), aj, args.n)
+        diff = abs(Wp.tocsr() - L.to_scipy()).max() / abs(Wp).max()
+        print(f"treverhines weight_matrix  {t_peer:8.3f} s   max rel. diff {diff:.1e}")
+    print()
+
+    # apply vs scipy CSR matvec
+    L = ro.RBFOperator(jnp.asarray(w), aj, args.n)
+    csr = L.to_scipy()
+    u = rng.random(args.n)
+    uj = jnp.asarray(u)
+    apply = jax.jit(lambda L, u: L(u))
+    jax.block_until_ready(apply(L, uj))
+    reps = max(args.repeat, 20)
+    t_apply = min(timed(lambda: apply(L, uj))[0] for _ in range(reps))
+    t_csr = min(timed(lambda: csr @ u)[0] for _ in range(reps))
+    print(
+        f"rbfopt apply               {t_apply * 1e3:8.3f} ms  scipy CSR matvec {t_csr * 1e3:.3f} ms"
+        f"   ratio {t_apply / t_csr:.2f}"
+    )
+    np.testing.assert_allclose(np.asarray(apply(L, uj)), csr @ u, rtol=1e-10, atol=1e-8)
     print(f"peak RSS so far {peak_rss_gb():.2f} GB")
 
     if args.big:
         xb = rng.random((args.big, 2))
         ab = jnp.asarray(ro.find_neighbors(xb, args.k))
-        xbj = jnp.asarray(xb)
         t = time.perf_counter()
-        wb = jax.block_until_ready(_build(op, xbj, xbj, ab, basis, chunk, "implicit")[0])
+        wb = ro.build_weights(op, xb, None, ab, basis, chunk_size=chunk)
+        wb = jax.block_until_ready(wb)
         print(
             f"N={args.big}: build {time.perf_counter() - t:.2f} s (incl. compile), "
             f"peak RSS {peak_rss_gb():.2f} GB, finite={bool(jnp.all(jnp.isfinite(wb)))}"

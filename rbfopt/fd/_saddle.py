@@ -25,70 +25,14 @@ transposed solve of reverse mode (the matrix is symmetric).
 tiny, non-positive or NaN values flag stencils that are not unisolvent or have
 coincident points.
 
-Layout (measured on CPU, it decides the speed): reductions run over a *middle* axis
-with the batch axis minor (``sum(A[:, :, None, :] * x[None], axis=1)``); the same
-product reduced over the leading axis compiles to code ~15x slower in XLA:CPU.
-
-What else decides the speed on XLA:CPU (jaxlib 0.10, measured with the profiler,
-``jax.profiler`` traces of ``scripts/bench_weights.py``; for whoever speeds this up):
-
-* YNNPACK fusions (the default for reductions/contractions) are ~1.7x slower than
-  XLA's own loops on these blocks: large builds are compiled with
-  ``weights.COMPILER_OPTIONS``.
-* A fusion that reads a ``dynamic_slice`` at a loop index (the ``_col``/``_row`` reads
-  inside ``fori_loop`` bodies) is emitted as *scalar* code, the offset reloaded per
-  element (~3 ns per element); moving the index to the leading axis does not help.
-  Builds of many stencils (``factor(..., large=True)``, chosen by
-  ``weights.LARGE_BUILD`` on CPU) therefore unroll the M Householder steps and the WY
-  recurrence (static slices: 139 -> 69 ms per 30 000 stencils for the QR) and block the
-  Cholesky by :data:`CHOL_BLOCK` columns (by 8: 192 -> 127 ms, by 4: 117 ms), at ~1 s
-  more compile time per build and per gradient; small builds keep the compact loops,
-  whose compile time the test suite and the studies' many small builds pay. On GPU both
-  variants run equally fast.
-* Loops of many steps with little work per step (the triangular solves: 24 steps of
-  (24, n_out, B)) cost ~2-4 us of dispatch per step; Q is applied in compact WY form
-  (three small products) instead of a loop over the reflectors.
-* In reverse mode, JAX's partial evaluation computes values that depend only on the
-  loop index (the masks) ahead of the loop, stacked, and the loop reads them back per
-  step by a dynamic slice (the QR ran ~3.5x slower inside gradients): the index arrays
-  pass through ``lax.optimization_barrier`` tied to the data (:func:`_indices`).
-* Ablation at N = 100 000 (one device, large path, build ~1.14 s; the Cholesky and
-  the triangular solves replaced by cheap stand-ins, in-process A/B): Cholesky
-  ~0.2 s, triangular solves ~0.1 s; Householder QR, WY and the rank-2M projection
-  ``Q' A Q`` (~20k multiply-adds per stencil, ~4-5 GFLOP/s) ~0.5 s; gather,
-  right-hand sides, assembly and the chunk loop ~0.35 s. XLA:CPU splits the larger
-  fusions over the intra-op threads (``outer_dimension_partitions``): one device uses
-  ~1.5 cores (pinned to one core the build is ~1.2x slower).
-* Where the chunk loop's input slice is read decides the assembly's speed: see
-  ``weights._materialized`` (the slice is copied once, through a reduction) and
-  ``weights._rhs`` (right-hand sides computed ahead, for all stencils).
-* XLA fuses cheap producers into reductions and recomputes them per reduced element
-  (the kernel assembly ended up inside a rank-12 update, 12x over);
-  ``lax.optimization_barrier`` does not stop this on CPU; a producer that is itself a
-  reduction, or a loop carry, is materialized.
-* Tried and measured slower or no better: a pivoted Gauss-Jordan null-space basis
-  (half the flops of the WY projection, but its reductions suffered the two effects
-  above), an explicit inverse of the projected block by blocked sweeps (4 passes;
-  0.1 s gain per 10^5 stencils, 1e-8 accuracy loss), a statically unrolled Cholesky
-  (5 s compile), batch-first LAPACK ``cholesky`` (4.8 us per 24x24 matrix, call
-  overhead) and ``triangular_solve`` (3 us). Also, at N = 100 000 in one process
-  (build times min of 4-5): triangular solves unrolled with static slices (row form
-  1.40 s, column form 1.15 s, loops 1.15 s); the Cholesky's panel loop unrolled
-  (1.31 vs 0.94 s); the small products written as unrolled sums of static slices
-  (5.0 vs 1.1 s: XLA fuses and recomputes the producers); only the rows M: and the
-  block [:M, :M] of ``Q' A Q`` (20% fewer flops; 4.8 vs 1.8 s, the row slices fused
-  into the reductions run as scalar code); chunks of 96-256 stencils (within noise
-  of 128 on an Intel machine; 512: 1.4 s, 1024: 1.6 s; on an AMD EPYC power-of-two
-  chunks alias in the caches, see ``weights._default_chunk``); stencils split into
-  sub-batches of 8 or 16 under ``vmap`` (AoSoA layout, 2.2-2.3 vs 1.9 s); two
-  independent chunks per loop step, or two loops over halves of the chunks (XLA:CPU
-  runs them one after the other, no gain); saving the factors or the solution as
-  residuals for the gradient instead of recomputing them (no gain: the backward loop
-  reads stacked residuals by dynamic slice). Two Python threads each running half of
-  a build on one device do run in parallel (0.84-1.03 s vs 1.27 s) but help only
-  untraced builds, not gradients. In the triangular solves, one select instead of
-  select + dynamic_update_slice per step (1.32 vs 1.23 s) and ``fori_loop(...,
-  unroll=2)`` (1.42 vs 1.23 s) were slower.
+Layout (it decides the speed on CPU): reductions run over a *middle* axis with the
+batch axis minor (``sum(A[:, :, None, :] * x[None], axis=1)``); XLA:CPU compiles the
+same product reduced over the leading axis to much slower code. Large builds
+(``factor(..., large=True)``, chosen in :mod:`rbfopt.fd._backend`) unroll the
+Householder steps and block the Cholesky, because XLA:CPU emits a fusion that reads a
+``dynamic_slice`` at a loop index as scalar code; small builds keep the compact loops,
+which compile faster. The profile of a build, and the variants measured and not kept,
+are in ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -115,8 +59,8 @@ def _indices(n, like):
 
     Masks built from a loop index and a constant arange depend on no input, so
     reverse mode's partial evaluation computes them ahead, for all steps at once, and
-    the loop reads them back by a dynamic slice per step: the Householder loop ran
-    ~3.5x slower inside gradients. Through the barrier the masks stay in the loop.
+    the loop reads them back by a slow dynamic slice per step. Through the barrier the
+    masks stay in the loop.
     """
     return lax.optimization_barrier((jnp.arange(n)[:, None], like))[0]
 
@@ -159,8 +103,7 @@ def _householder_unrolled(P, rows):
     """:func:`_householder` with the M steps unrolled: every slice is static.
 
     XLA:CPU emits a fusion that slices at a loop index as scalar code; unrolled, the
-    steps vectorize and step j updates only the columns >= j. Measured (lax.map over
-    30 000 stencils, k = 30, M = 6): 139 -> 69 ms, ~0.4 s more compile time.
+    steps vectorize and step j updates only the columns >= j (faster, compiles slower).
     """
     k, M, B = P.shape
     Pt = jnp.swapaxes(P, 0, 1)  # (M, k, B): columns first
@@ -189,9 +132,9 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
 
     ``large`` selects loops that run faster on XLA:CPU but take longer to compile
     (:func:`_householder_unrolled` up to :data:`UNROLL_MAX_M` monomials,
-    :func:`_cholesky` in blocks of :data:`CHOL_BLOCK`; ~1 s more per compile of a
-    build or of its gradient): worth it for builds of many chunks, not for the many
-    small builds of a study. Both variants compute the same factors up to round-off.
+    :func:`_cholesky` in blocks of :data:`CHOL_BLOCK`; longer compiles of a build and
+    of its gradient): worth it for builds of many chunks, not for the many small builds
+    of a study. Both variants compute the same factors up to round-off.
     """
     k, M, B = P.shape
     unroll = large and M <= UNROLL_MAX_M
@@ -247,10 +190,8 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
     return Factors(V, T, R, At, L, sign, quality)
 
 
-#: Column block of the Cholesky factorization of large builds (N = 100 000, k = 30,
-#: chunk 200, in-process A/B on a 2-core AMD EPYC: build 0.466 -> 0.440 s and
-#: 0.499 -> 0.449 s with 4 instead of 8, gradient 4% faster, compile +0.3 s; blocks of
-#: 2, 3, 6, 12: 0.479, 0.432, 0.449, 0.523 s).
+#: Column block of the Cholesky factorization of large builds (the fastest measured;
+#: docs/performance.md).
 CHOL_BLOCK = 4
 
 
@@ -261,9 +202,8 @@ def _cholesky(S, block=None):
     Blocked by ``block`` columns (default: one block of n): for the columns [r0, r1)
     of a block, the finished columns (< r0) contribute one static product, and the loop
     over the block's columns reads only its panel L[r0:, r0:r1], not all n x n of L.
-    The unblocked loop is bound by those reads (n = 24, B = 128: 192 -> 127 ms per
-    30 000 stencils with blocks of 8; blocks of 4: 117 ms), but compiles faster.
-    Large builds use blocks of :data:`CHOL_BLOCK`.
+    The unblocked loop is bound by those reads, but compiles faster. Large builds use
+    blocks of :data:`CHOL_BLOCK`.
     """
     n, _, B = S.shape
     block = n if block is None else block

@@ -2,7 +2,7 @@
 the loop variants that large builds use (``large=True``) against exact monomial
 reproduction.
 
-Large builds (>= weights.LARGE_BUILD stencils) take other code paths than the small
+Large builds (>= fd._backend.LARGE_BUILD stencils) take other code paths than the small
 builds the rest of the suite exercises; here they are forced on small problems.
 """
 

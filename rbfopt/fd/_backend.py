@@ -1,0 +1,177 @@
+"""Backend tuning of the weight build: XLA:CPU options, chunk sizes, device split.
+
+Private: the measurements behind every choice here are in ``docs/performance.md``
+(each with the command that reproduces it); the code keeps one sentence of why.
+
+XLA:CPU options. The batch-last (k, k, B) blocks of the local solves run faster with
+XLA's own loops than with YNNPACK fusions (jaxlib >= 0.8.1 hands reductions to them),
+and with 512-bit vectors where the CPU has them. These are XLA ``DebugOptions``: a
+``jax.jit(..., compiler_options=...)`` of the build would apply them only when the
+build is the top-level computation, not inside a caller's ``jit``, ``grad`` or the
+optimization driver's step. XLA reads them from ``XLA_FLAGS`` when JAX's backend starts,
+so importing :mod:`rbfopt` appends them there (:func:`install_xla_flags`) and every
+compilation of the process gets them, however the build is called. A flag the user
+already set in ``XLA_FLAGS`` keeps the user's value (e.g.
+``--xla_cpu_prefer_vector_width=256``). When JAX had started before :mod:`rbfopt` was
+imported, XLA has read ``XLA_FLAGS`` already: eager builds then pass the options to
+their own ``jit`` (:func:`jit_options`), and builds inside a caller's ``jit`` run
+without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import jax
+import numpy as np
+
+#: The XLA:CPU options of the build (XLA DebugOptions, also valid ``XLA_FLAGS``).
+CPU_OPTIONS: dict[str, Any] = {
+    "xla_cpu_experimental_ynn_fusion_type": "",
+    "xla_cpu_prefer_vector_width": 512,
+}
+
+#: Oldest jaxlib whose XLA knows every flag of :data:`CPU_OPTIONS` (0.8.0 lacks the YNN
+#: one); XLA aborts the process on an unknown flag in ``XLA_FLAGS``.
+MIN_JAXLIB = (0, 8, 1)
+
+#: Builds with at least this many stencils use the loop variants that run faster but
+#: compile slower (``_saddle.factor``'s ``large``).
+LARGE_BUILD = 16384
+
+#: Elements of one chunk's (k, k, chunk) kernel block the default CPU chunk aims at, by
+#: dimension (3-D stencils carry more per-stencil work besides the block).
+CPU_CHUNK_ELEMENTS = {1: 180_000, 2: 180_000, 3: 110_000}
+
+
+def _jaxlib_version() -> tuple[int, ...]:
+    try:
+        from jax._src.lib import version
+    except ImportError:  # pragma: no cover
+        return (0,)
+    return tuple(version)
+
+
+def _flag_set(flags: str, name: str) -> bool:
+    return re.search(r"(^|\s)--" + re.escape(name) + r"(=|\s|$)", flags) is not None
+
+
+def _backend_started() -> bool:
+    from jax._src import xla_bridge
+
+    return xla_bridge.backends_are_initialized()
+
+
+def install_xla_flags() -> bool:
+    """Append :data:`CPU_OPTIONS` to ``XLA_FLAGS`` (those the user has not set).
+
+    Only before JAX's backend starts (XLA reads ``XLA_FLAGS`` once, then) and with a
+    jaxlib that knows the flags. Returns whether ``XLA_FLAGS`` was changed.
+    """
+    if _jaxlib_version() < MIN_JAXLIB or _backend_started():
+        return False
+    flags = os.environ.get("XLA_FLAGS", "")
+    add = [f"--{k}={v}" for k, v in CPU_OPTIONS.items() if not _flag_set(flags, k)]
+    if not add:
+        return False
+    os.environ["XLA_FLAGS"] = " ".join([flags.strip(), *add]).strip()
+    return True
+
+
+#: ``XLA_FLAGS`` as JAX's backend will read it (or has read it), captured at import.
+_FLAGS_AT_IMPORT = os.environ.get("XLA_FLAGS", "") if _backend_started() else None
+install_xla_flags()
+
+
+def jit_options() -> dict[str, Any]:
+    """The :data:`CPU_OPTIONS` an eager build must pass to its own ``jit``.
+
+    None when ``XLA_FLAGS`` carried them (or the user's own values) as the backend
+    started; all of them when the backend had started before rbfopt's import without.
+    """
+    if not on_cpu() or _jaxlib_version() < MIN_JAXLIB:
+        return {}
+    flags = os.environ.get("XLA_FLAGS", "") if _FLAGS_AT_IMPORT is None else _FLAGS_AT_IMPORT
+    return {k: v for k, v in CPU_OPTIONS.items() if not _flag_set(flags, k)}
+
+
+def on_cpu() -> bool:
+    """Whether JAX computes on CPU (the XLA:CPU options and CPU chunks apply)."""
+    return jax.default_backend() == "cpu"
+
+
+def default_chunk(k: int, d: int) -> int:
+    """Stencils per chunk when ``chunk_size`` is not given.
+
+    On GPUs wide batches are what fill the device (65 536). On CPU, the (k, k, chunk)
+    blocks of the local solves stay near the size of a core's L2 cache, and the chunk
+    is a multiple of 8 but never a power of two (such chunks make the rows of the
+    batch-last blocks alias in the caches).
+    """
+    if not on_cpu():
+        return 65536
+    target = CPU_CHUNK_ELEMENTS.get(d, CPU_CHUNK_ELEMENTS[3])
+    chunk = min(1000, max(8, 8 * round(target / (8 * k * k))))
+    if chunk & (chunk - 1) == 0:
+        chunk += 8
+    return chunk
+
+
+def is_large(n_eval: int) -> bool:
+    """Whether a build of ``n_eval`` stencils takes the large-build loop variants.
+
+    Only on CPU: on GPU they gain nothing and cost compile time.
+    """
+    return n_eval >= LARGE_BUILD and on_cpu()
+
+
+def shard_devices() -> list | None:
+    """The CPU devices to split a build over, or None (one device).
+
+    Only when the user asked for several (:func:`set_host_device_count`): one device is
+    the default and what the tests run on.
+    """
+    devs = jax.local_devices()
+    if len(devs) > 1 and devs[0].platform == "cpu":
+        return devs
+    return None
+
+
+def set_host_device_count(n: int) -> None:
+    """Expose ``n`` CPU devices to JAX, so the weight build runs on ``n`` cores.
+
+    One XLA:CPU device runs the many small operations of a build one after another
+    (only large loops are split over cores); with ``n`` host devices
+    :func:`~rbfopt.build_weights` splits its stencil chunks over them
+    (``jax.shard_map``). Must be called before JAX initializes its backends (before the
+    first array is created); it sets ``--xla_force_host_platform_device_count`` in
+    ``XLA_FLAGS`` (like ``numpyro.set_host_device_count``). Has no effect on GPU runs.
+    Operator application on weights split over devices is slower than on one device,
+    and computations that mix the build with host callbacks (:func:`rbfopt.linsolve`)
+    inside one ``jit`` are not supported on several devices. Speed-ups:
+    ``docs/performance.md``.
+
+    Raises:
+      ValueError: if ``n`` is not a positive integer.
+      RuntimeError: if JAX's CPU backend is already initialized with another count.
+
+    Examples:
+      >>> import rbfopt as ro
+      >>> import jax
+      >>> ro.set_host_device_count(jax.local_device_count("cpu"))  # no-op once started
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n: must be a positive integer, got {n!r}")
+    if _backend_started():
+        have = jax.local_device_count("cpu")
+        if have != n:
+            raise RuntimeError(
+                f"set_host_device_count({n}): JAX is already initialized with {have} CPU "
+                "device(s); call it before any JAX computation"
+            )
+        return
+    flag = "--xla_force_host_platform_device_count"
+    flags = re.sub(flag + r"=\S+", "", os.environ.get("XLA_FLAGS", ""))
+    os.environ["XLA_FLAGS"] = " ".join([*flags.split(), f"{flag}={int(n)}"])

@@ -1,0 +1,153 @@
+"""Local systems of the RBF-FD weights: right-hand sides, kernel and monomial blocks.
+
+For a batch of stencils (batch axis last, see :mod:`rbfopt.fd._saddle`) this assembles
+the kernel block ``Phi``, the monomial block ``P`` in local coordinates and the
+right-hand sides (the operator applied to the kernels and the monomials), and solves
+the saddle systems with the factorization and rules of :mod:`rbfopt.fd._saddle`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ..basis import RadialBasis
+from ..operators import Operator
+from ..polynomials import monomials
+from . import _saddle
+
+
+@jax.custom_jvp
+def _pairwise_sq_dists(Xt: jax.Array) -> jax.Array:
+    """s[i, j, b] = |X[i, :, b] - X[j, :, b]|^2 for Xt of shape (k, d, B)."""
+    s = 0.0
+    for i in range(Xt.shape[1]):
+        diff = Xt[:, None, i, :] - Xt[None, :, i, :]
+        s = s + diff * diff
+    return s
+
+
+@_pairwise_sq_dists.defjvp
+def _pairwise_sq_dists_jvp(primals, tangents):
+    r"""ds_ij = 2 (x_i - x_j).(dx_i - dx_j) = u_ij + u_ji with u_ij = 2 (x_i - x_j).dx_i.
+
+    u is stacked from its k columns u[:, j] = 2 (x - x_j).dx, so that the transpose
+    (reverse mode), ``xbar = 2 sum_j (x - x_j) (sbar + sbar')[:, j]``, is a sum of k
+    static slices, i.e. elementwise work over (k, d, B): a broadcast of dx along j
+    would transpose to a reduction that XLA:CPU fuses into its consumer as scalar code.
+    """
+    (Xt,), (dXt,) = primals, tangents
+    k, d, _ = Xt.shape
+    cols = []
+    for j in range(k):
+        diff = Xt - Xt[j : j + 1]  # (k, d, B)
+        cols.append(sum(diff[:, i] * dXt[:, i] for i in range(d)))
+    u = jnp.stack(cols, axis=1)  # (k, k, B)
+    return _pairwise_sq_dists(Xt), 2.0 * (u + jnp.swapaxes(u, 0, 1))
+
+
+def local_weights(
+    op: Operator,
+    X: jax.Array,
+    c: jax.Array,
+    basis: RadialBasis,
+    eps: jax.Array | None,
+    solver: str = "implicit",
+) -> tuple[jax.Array, jax.Array]:
+    """Weights for a batch of stencils (batch-first inputs).
+
+    X: (B, k, d) stencil points, c: (B, d) evaluation points, eps: (B,) or None.
+    Returns (weights (B, k, n_out), quality (B,)). No checks, no chunking: the
+    per-batch solve under :func:`rbfopt.build_weights`.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np, rbfopt as ro
+      >>> from rbfopt.fd.weights import local_weights
+      >>> X = jnp.asarray(np.random.default_rng(0).random((4, 12, 2)))  # 4 stencils
+      >>> w, q = local_weights(ro.Identity(), X, X[:, 0], ro.PHS(3), None)
+      >>> w.shape, bool(jnp.allclose(w[:, 0, 0], 1.0))  # interpolation at a node
+      ((4, 12, 1), True)
+    """
+    return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, solver)
+
+
+def _rhs(op, X, c, basis, eps):
+    """Per-stencil scale and right-hand sides (batch-first).
+
+    X: (B, k, d), c: (B, d), eps: (B,) or None. Returns h (B,), the stencil radius that
+    scales the monomials; f (B, k, n_out), the operator applied to the kernels; g
+    (B, M, n_out), the operator applied to the monomials. Elementwise work over the
+    stencils: chunked builds compute it for all stencils at once, before the chunk loop
+    (inside it, XLA:CPU fuses it into each reduction that reads it, as scalar code).
+
+    Operators with a closed form on radial kernels (``Operator.of_radial``: the
+    Laplacian, Identity, their sums and multiples) evaluate it on the squared
+    distances, which is cheaper than differentiating the kernel (one nested ``jvp`` per
+    coordinate and derivative, what the other operators do).
+    """
+    B, k, d = X.shape
+    out_shape = op.out_shape(d)
+    n_out = int(np.prod(out_shape)) if out_shape else 1
+    c0 = lax.stop_gradient(c)
+    z = c[:, None, :] - X
+    s = jnp.sum(z * z, axis=-1)  # (B, k) squared distances to the evaluation point
+    h = lax.stop_gradient(jnp.sqrt(jnp.max(s, axis=1)))
+    h = jnp.where(h > 0, h, 1.0)
+
+    e_col = None if eps is None else eps[:, None]
+    closed = op.of_radial(lambda sq: basis.radial(sq, e_col), s, d)
+    if closed is not None:  # elementwise (B, k): e.g. the Laplacian, 2 d phi' + 4 s phi''
+        f = closed.reshape(B, k, n_out)
+    else:
+
+        def rhs_kernel(Xb, cb, e):
+            def one(xj):
+                return op(lambda x: basis.profile(x - xj, e))(cb)
+
+            return jax.vmap(one)(Xb)  # (k, *out)
+
+        e_b = eps if eps is not None else jnp.zeros((B,), X.dtype)
+        f = jax.vmap(rhs_kernel)(X, c, e_b).reshape(B, k, n_out)
+
+    def rhs_poly(cb, c0b, hb):
+        g = op(lambda x: monomials((x - c0b) / hb, basis.poly_deg))(cb)  # (*out, M)
+        return g.reshape(n_out, -1).T
+
+    return h, f, jax.vmap(rhs_poly)(c, c0, h)
+
+
+def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None):
+    # Xt: (k, d, B), the stencil points batch-last. Taking them in this layout keeps
+    # the cotangent of the points batch-last in reverse mode (fused into a batch-first
+    # transpose, that reduction runs as scalar code on XLA:CPU).
+    # rhs: (h (B,), f (k, n_out, B), g (M, n_out, B)) when computed ahead (_rhs).
+    k = Xt.shape[0]
+    if rhs is None:
+        h, f, g = _rhs(op, jnp.moveaxis(Xt, -1, 0), c, basis, eps)
+        f_t, g_t = jnp.moveaxis(f, 0, -1), jnp.moveaxis(g, 0, -1)
+    else:
+        h, f_t, g_t = rhs
+
+    # The k x k kernel blocks dominate the cost: assemble them batch-last from
+    # squared distances summed coordinate by coordinate (a reduction over a short
+    # trailing axis is several times slower on CPU).
+    s = _pairwise_sq_dists(Xt)
+    A_t = basis.radial(s, None if eps is None else eps[None, None, :])  # (k, k, B)
+    c0 = lax.stop_gradient(c).T  # (d, B)
+    P_t = monomials((Xt - c0[None]) / h, basis.poly_deg, axis=1)  # (k, M, B)
+    if solver not in ("implicit", "traced", "dense"):
+        raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
+    # The null-space solver needs 0 < M < k (its loops index the polynomial block and
+    # the projected kernel block); no polynomial (poly_deg = -1) or k == M go dense.
+    M = P_t.shape[1]
+    if solver == "dense" or not basis.definite or M == 0 or M == k:
+        w, _, q = _saddle.solve_dense(A_t, P_t, f_t, g_t)
+    elif solver == "implicit":
+        w, _, q = _saddle.solve_differentiable(A_t, P_t, f_t, g_t, basis.sign, large)
+    elif solver == "traced":
+        w, _, q = _saddle.solve_traced(A_t, P_t, f_t, g_t, basis.sign, large)
+    else:
+        raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
+    return jnp.moveaxis(w, -1, 0), q
