@@ -92,7 +92,15 @@ class Domain:
 
         ``x`` is (m, dim). Traceable (jit, vmap, grad, jvp); differentiable except on
         the medial axis (where the closest point jumps), with gradient the outward
-        normal on the boundary.
+        normal on the boundary. NaN queries give NaN.
+
+        Examples:
+          >>> import jax, rbfopt as ro
+          >>> sq = ro.geometry.Polygon([[0, 0], [1, 0], [1, 1], [0, 1]])
+          >>> sq.sdf([[0.5, 0.2], [1.0, 0.5], [2.0, 2.0]])
+          Array([-0.2       ,  0.        ,  1.41421356], dtype=float64)
+          >>> jax.grad(lambda x: sq.sdf(x).sum())(jax.numpy.array([[1.0, 0.5]]))
+          Array([[1., 0.]], dtype=float64)
         """
         return self._query(x)[0]
 
@@ -103,16 +111,42 @@ class Domain:
         (angle-weighted) pseudo-normal at a vertex or triangle edge. The group id is
         that of the closest element (at a vertex shared by two groups, either one).
         Points and normals are traceable and differentiable like :meth:`sdf`.
+
+        Examples:
+          >>> import rbfopt as ro
+          >>> sq = ro.geometry.Polygon([[0, 0], [1, 0], [1, 1], [0, 1]], groups={"top": [2]})
+          >>> p, n, g = sq.closest([[0.3, 1.2], [1.5, -0.5]])
+          >>> p
+          Array([[0.3, 1. ],
+                 [1. , 0. ]], dtype=float64)
+          >>> n
+          Array([[ 0.        ,  1.        ],
+                 [ 0.70710678, -0.70710678]], dtype=float64)
+          >>> [sq.group_names[i] for i in g]
+          ['top', 'outer']
         """
         _, p, n, g = self._query(x)
         return p, n, g
 
     def contains(self, x: Any, margin: float = 0.0) -> jax.Array:
-        """Boolean (m,): ``sdf(x) < -margin`` (points farther than ``margin`` inside)."""
+        """Boolean (m,): ``sdf(x) < -margin`` (points farther than ``margin`` inside).
+
+        Examples:
+          >>> import rbfopt as ro
+          >>> sq = ro.geometry.Polygon([[0, 0], [1, 0], [1, 1], [0, 1]])
+          >>> sq.contains([[0.5, 0.5], [0.05, 0.5], [1.5, 0.5]], margin=0.1)
+          Array([ True, False, False], dtype=bool)
+        """
         return self.sdf(x) < -margin
 
     def group_id(self, name: str) -> int:
-        """The id of the group ``name`` (ValueError naming the known groups otherwise)."""
+        """The id of the group ``name`` (ValueError naming the known groups otherwise).
+
+        Examples:
+          >>> import rbfopt as ro
+          >>> ro.geometry.Polygon([[0, 0], [1, 0], [0, 1]], groups={"a": [1]}).group_id("outer")
+          1
+        """
         if name not in self.group_names:
             raise ValueError(f"name: unknown group {name!r}; known groups: {self.group_names}")
         return self.group_names.index(name)
