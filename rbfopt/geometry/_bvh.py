@@ -24,7 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-LEAF = 4
+# element slots per leaf: every step of the batched walk evaluates one leaf's slots,
+# so cheap segments share a leaf and triangles get one each (measured: 10^5 queries on
+# 81 920 triangles 12.7 s with 4 per leaf, 6.8 s with 1; segments alike with 1 or 4)
+LEAF = {2: 4, 3: 1}
 CHUNK = 1024  # queries per while loop: one far-from-boundary query stalls only its chunk
 
 
@@ -41,11 +44,12 @@ class Tree(NamedTuple):
 def build(elem: np.ndarray) -> Tree:
     """Hierarchy over elements given by their vertex coordinates, shape (n, k, d)."""
     n, k, d = elem.shape
+    leaf = LEAF.get(k, 1)
     elo, ehi = elem.min(axis=1), elem.max(axis=1)
     cen = 0.5 * (elo + ehi)
-    depth = max(int(np.ceil(np.log2(max(n / LEAF, 1.0)))), 0)
+    depth = max(int(np.ceil(np.log2(max(n / leaf, 1.0)))), 0)
     n_leaves = 2**depth
-    slots = n_leaves * LEAF
+    slots = n_leaves * leaf
     order = np.arange(n)
     # level by level: each node owns a contiguous block of the order; sort within it
     for level in range(depth):
@@ -62,7 +66,7 @@ def build(elem: np.ndarray) -> Tree:
         order = order[np.lexsort((key, node))]
     padded = np.full(slots, -1, dtype=np.int64)
     padded[:n] = order
-    leaves = padded.reshape(n_leaves, LEAF)
+    leaves = padded.reshape(n_leaves, leaf)
     n_nodes = 2 * n_leaves - 1
     # oriented boxes: each node's frame holds the principal axes of its vertices, so
     # a smooth patch gets a box as thin as its sagitta (the bound is second-order tight)
