@@ -136,3 +136,26 @@ def test_geo_without_gmsh_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "gmsh", None)
     with pytest.raises(ImportError, match="gmsh"):
         from_mesh(path)
+
+
+GEO = """lc = 0.1;
+Point(1) = {0, 0, 0, lc}; Point(2) = {1, 0, 0, lc}; Point(3) = {1, 1, 0, lc};
+Point(4) = {0, 1, 0, lc}; Point(5) = {0.3, 0.3, 0, lc}; Point(6) = {0.6, 0.3, 0, lc};
+Point(7) = {0.6, 0.6, 0, lc}; Point(8) = {0.3, 0.6, 0, lc};
+Line(1) = {1, 2}; Line(2) = {2, 3}; Line(3) = {3, 4}; Line(4) = {4, 1};
+Line(5) = {5, 6}; Line(6) = {6, 7}; Line(7) = {7, 8}; Line(8) = {8, 5};
+Curve Loop(1) = {1, 2, 3, 4}; Curve Loop(2) = {5, 6, 7, 8};
+Plane Surface(1) = {1, 2};
+Physical Curve("wall") = {1, 2, 3, 4};
+Physical Curve("cut") = {5, 6, 7, 8};
+Physical Surface("fluid") = {1};
+"""
+
+
+def test_geo_through_gmsh(tmp_path):
+    pytest.importorskip("gmsh")
+    path = tmp_path / "square.geo"
+    path.write_text(GEO)
+    dom = from_mesh(path)
+    assert isinstance(dom, Polygon) and dom.group_names == ("wall", "cut")
+    assert dom.measure == pytest.approx(1 - 0.09, rel=1e-12)
