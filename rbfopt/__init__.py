@@ -104,6 +104,7 @@ def __getattr__(name: str):
     # Old module paths (``ro.weights``, ...) resolve to their new homes (_moved.MOVED).
     import importlib
 
-    if name in ("grid", "geometry", "fd", "interp", "sparse", "app") or f"{__name__}.{name}" in _moved.MOVED:
+    rooms = ("grid", "geometry", "fd", "interp", "sparse", "app")
+    if name in rooms or f"{__name__}.{name}" in _moved.MOVED:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'rbfopt' has no attribute {name!r}")
