@@ -282,9 +282,14 @@ def build_weights(
     concrete = not is_tracer(data, eval_points, adjl, basis)
     if concrete:
         check_inputs(op, data, eval_points, adjl, basis)
+        same = eval_points is data  # one array in, one array to the build (as under jit)
         data = jnp.asarray(np.asarray(data, dtype=np.float64).reshape(len(data), -1))
-        eval_points = jnp.asarray(
-            np.asarray(eval_points, dtype=np.float64).reshape(len(eval_points), -1)
+        eval_points = (
+            data
+            if same
+            else jnp.asarray(
+                np.asarray(eval_points, dtype=np.float64).reshape(len(eval_points), -1)
+            )
         )
     adjl = jnp.asarray(adjl, dtype=jnp.int32)
     if chunk_size is not None and (
