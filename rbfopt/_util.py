@@ -25,8 +25,10 @@ def is_tracer(*xs: Any) -> bool:
       >>> import jax, jax.numpy as jnp
       >>> is_tracer(jnp.ones(2))
       False
-      >>> jax.jit(lambda x: jnp.float64(is_tracer(x)))(1.0)
-      Array(1., dtype=float64, weak_type=True)
+      >>> seen = []
+      >>> _ = jax.jit(lambda x: seen.append(is_tracer(x)) or x)(1.0)
+      >>> seen
+      [True]
     """
     return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
 
