@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,3 +118,61 @@ def duplicate_rows(v: np.ndarray) -> np.ndarray:
     dup[order[1:][same]] = True
     dup[order[:-1][same]] = True
     return np.flatnonzero(dup)
+
+
+def assign_groups(
+    groups: Any,
+    n: int,
+    element: str,
+    file_groups: Sequence[str | None] | None,
+    name_order: Sequence[str],
+    component: np.ndarray,
+    default: Sequence[str],
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Group id per element and the group names, in the order of the ids.
+
+    Named by ``groups`` (name -> element indices) first, then by ``file_groups`` (a
+    name or None per element, from a mesh file; ``name_order`` orders their names),
+    and every element left over by the default name of its component (``outer``
+    first, then ``hole<i>``).
+    """
+    names: list[str] = []
+    gid = np.full(n, -1)
+    if groups is not None and not isinstance(groups, Mapping):
+        raise ValueError(f"groups: expected a mapping name -> {element} indices, got {groups!r}")
+    for name, idx in (groups or {}).items():
+        if not isinstance(name, str):
+            raise ValueError(f"groups: group names must be strings, got {name!r}")
+        e = np.asarray(idx)
+        if e.size and not np.issubdtype(e.dtype, np.integer):
+            raise ValueError(f"groups[{name!r}]: {element} indices must be integers")
+        e = e.astype(np.int64).ravel()
+        out = np.flatnonzero((e < 0) | (e >= n))
+        if out.size:
+            raise ValueError(
+                f"groups[{name!r}]: {element} indices out of range (there are {n} "
+                f"{element}s): {fmt_indices(e[out])}"
+            )
+        twice = e[gid[e] >= 0]
+        if twice.size:
+            raise ValueError(
+                f"groups[{name!r}]: {element}s already in another group: {fmt_indices(twice)}"
+            )
+        if name not in names:
+            names.append(name)
+        gid[e] = names.index(name)
+    used = set(file_groups or ())
+    names += [nm for nm in name_order if nm in used]
+    for e, name in enumerate(file_groups or ()):
+        if name is not None:
+            if name not in names:
+                names.append(name)
+            gid[e] = names.index(name)
+    rest = gid < 0
+    for k in sorted(range(len(default)), key=lambda k: (default[k] != "outer", k)):
+        m = rest & (component == k)
+        if m.any():
+            if default[k] not in names:
+                names.append(default[k])
+            gid[m] = names.index(default[k])
+    return gid, tuple(names)

@@ -158,49 +158,10 @@ class Polygon(Domain):
         self.loops = tuple(sl for sl in zip(start, start + sizes, strict=True))
 
         # groups
-        names: list[str] = []
-        gid = np.full(n, -1)
-        if groups is not None:
-            if not isinstance(groups, Mapping):
-                raise ValueError(f"groups: expected a mapping name -> edge indices, got {groups!r}")
-            for name, idx in groups.items():
-                if not isinstance(name, str):
-                    raise ValueError(f"groups: group names must be strings, got {name!r}")
-                e = np.asarray(idx)
-                if e.size and not np.issubdtype(e.dtype, np.integer):
-                    raise ValueError(f"groups[{name!r}]: edge indices must be integers")
-                e = e.astype(np.int64).ravel()
-                out = np.flatnonzero((e < 0) | (e >= n))
-                if out.size:
-                    raise ValueError(
-                        f"groups[{name!r}]: edge indices out of range (there are {n} edges): "
-                        f"{fmt_indices(e[out])}"
-                    )
-                twice = e[gid[e] >= 0]
-                if twice.size:
-                    raise ValueError(
-                        f"groups[{name!r}]: edges already in another group: {fmt_indices(twice)}"
-                    )
-                if name not in names:
-                    names.append(name)
-                gid[e] = names.index(name)
-        if edge_groups is not None:
-            used = set(edge_groups)
-            names += [nm for nm in getattr(self, "_name_order", ()) if nm in used]
-            for e, name in enumerate(edge_groups):
-                if name is not None:
-                    if name not in names:
-                        names.append(name)
-                    gid[e] = names.index(name)
-        rest = gid < 0
-        for k in sorted(range(len(loops)), key=lambda k: (default[k] != "outer", k)):
-            m = rest & (loop_of == k)
-            if m.any():
-                if default[k] not in names:
-                    names.append(default[k])
-                gid[m] = names.index(default[k])
+        gid, self.group_names = _checks.assign_groups(
+            groups, n, "edge", edge_groups, getattr(self, "_name_order", ()), loop_of, default
+        )
         self.element_group = gid
-        self.group_names = tuple(names)
 
         # normals: face normals, vertex pseudo-normals (the two edge normals' sum)
         d = v[ib] - v[ia]

@@ -157,44 +157,10 @@ class Surface(Domain):
         self.vertices, self.elements, self.shell = v, tri, comp
 
         # groups
-        names: list[str] = []
-        gid = np.full(nt, -1)
-        for name, idx in (groups or {}).items():
-            if not isinstance(name, str):
-                raise ValueError(f"groups: group names must be strings, got {name!r}")
-            e = np.asarray(idx)
-            if e.size and not np.issubdtype(e.dtype, np.integer):
-                raise ValueError(f"groups[{name!r}]: triangle indices must be integers")
-            e = e.astype(np.int64).ravel()
-            out = np.flatnonzero((e < 0) | (e >= nt))
-            if out.size:
-                raise ValueError(
-                    f"groups[{name!r}]: triangle indices out of range (there are {nt} "
-                    f"triangles): {fmt_indices(e[out])}"
-                )
-            twice = e[gid[e] >= 0]
-            if twice.size:
-                raise ValueError(
-                    f"groups[{name!r}]: triangles already in another group: {fmt_indices(twice)}"
-                )
-            if name not in names:
-                names.append(name)
-            gid[e] = names.index(name)
-        used = set(tri_groups or ())
-        names += [nm for nm in getattr(self, "_name_order", ()) if nm in used]
-        for t, name in enumerate(tri_groups or ()):
-            if name is not None:
-                if name not in names:
-                    names.append(name)
-                gid[t] = names.index(name)
-        rest = gid < 0
-        for k in sorted(range(ncomp), key=lambda k: (depth[k] % 2, k)):
-            m = rest & (comp == k)
-            if m.any():
-                if default[k] not in names:
-                    names.append(default[k])
-                gid[m] = names.index(default[k])
-        self.element_group, self.group_names = gid, tuple(names)
+        gid, self.group_names = _checks.assign_groups(
+            groups, nt, "triangle", tri_groups, getattr(self, "_name_order", ()), comp, default
+        )
+        self.element_group = gid
 
         # normals: face, edge (sum of the two faces), vertex (angle-weighted)
         n = np.cross(b - a, c - a)
