@@ -8,9 +8,11 @@ XLA's own loops than with YNNPACK fusions (jaxlib >= 0.8.1 hands reductions to t
 and with 512-bit vectors where the CPU has them. These are XLA ``DebugOptions``: a
 ``jax.jit(..., compiler_options=...)`` of the build would apply them only when the
 build is the top-level computation, not inside a caller's ``jit``, ``grad`` or the
-optimization driver's step. XLA reads them from ``XLA_FLAGS`` when JAX's backend starts,
-so importing :mod:`rbfopt` appends them there (:func:`install_xla_flags`) and every
-compilation of the process gets them, however the build is called. A flag the user
+optimization driver's step, and JAX (0.10) has no process-wide compiler-options setting
+(``jax._src.compiler.get_compile_options`` takes them per ``jit`` only). XLA reads them
+from ``XLA_FLAGS`` when JAX's backend starts, so importing :mod:`rbfopt` appends them
+there (:func:`install_xla_flags`) and every compilation of the process gets them,
+however the build is called. A flag the user
 already set in ``XLA_FLAGS`` keeps the user's value (e.g.
 ``--xla_cpu_prefer_vector_width=256``). When JAX had started before :mod:`rbfopt` was
 imported, XLA has read ``XLA_FLAGS`` already: eager builds then pass the options to
