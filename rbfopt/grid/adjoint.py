@@ -30,7 +30,7 @@ from .axis import prepare_axis
 from .bc import CubicFit
 from .extrap import NoExtrap
 from .interpolant import _as_grids, _build, _split_queries
-from .nd import axis_knots, combine_weights, degree, outside_mask, scatter, transpose_coefs
+from .nd import OnGrid, axis_knots, combine_weights, degree, outside_mask, scatter, transpose_coefs
 from .validate import check_deriv, check_queries, is_concrete
 
 # Defaults as module-level singletons (immutable).
@@ -41,7 +41,7 @@ __all__ = ["GridAdjoint", "linear_adjoint", "cubic_adjoint"]
 
 
 @jax.tree_util.register_pytree_node_class
-class GridAdjoint:
+class GridAdjoint(OnGrid):
     """``Wᵀ`` for fixed queries: ``adj(ybar, deriv=0)`` → ``f̄`` of shape
     ``grid_shape + batch`` for ``ybar`` of shape ``query_shape + batch``.
 
@@ -82,14 +82,6 @@ class GridAdjoint:
     def tree_unflatten(cls, aux, children):
         grids, bcs, extraps, qs = children
         return cls(aux[0], grids, bcs, extraps, qs, aux[1])
-
-    @property
-    def ndim(self) -> int:
-        return len(self.grids)
-
-    @property
-    def grid_shape(self) -> tuple[int, ...]:
-        return tuple(g.shape[0] for g in self.grids)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -23,7 +23,7 @@ import numpy as np
 from .axis import AxisQueries, Search, make_search, prepare_axis
 from .bc import CubicFit, Periodic, normalize_bc
 from .extrap import FillExtrap, NoExtrap, normalize_extrap
-from .nd import axis_knots, combine_weights, contract, outside_mask, tensor_coefs
+from .nd import OnGrid, axis_knots, combine_weights, contract, outside_mask, tensor_coefs
 from .validate import check_deriv, check_grid, check_periodic_ends, check_queries, is_concrete
 
 # Defaults as module-level singletons (immutable).
@@ -111,7 +111,7 @@ def _offset(qs: tuple[AxisQueries, ...], extraps, deriv, dtype):
 
 
 @jax.tree_util.register_pytree_node_class
-class GridInterpolant:
+class GridInterpolant(OnGrid):
     """Linear or cubic tensor-product interpolant on a rectilinear grid.
 
     Leaves: ``grids`` (one 1-D array per axis), ``f`` (shape (n_1, …, n_d, *batch)),
@@ -154,14 +154,6 @@ class GridInterpolant:
         return cls(aux, *children)
 
     # properties -----------------------------------------------------------------
-    @property
-    def ndim(self) -> int:
-        return len(self.grids)
-
-    @property
-    def grid_shape(self) -> tuple[int, ...]:
-        return tuple(g.shape[0] for g in self.grids)
-
     @property
     def batch_shape(self) -> tuple[int, ...]:
         return tuple(jnp.shape(self.f)[self.ndim :])

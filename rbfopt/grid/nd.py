@@ -21,6 +21,22 @@ from .axis import AxisQueries, basis_weights
 from .cubic import cubic_coefs, cubic_knots
 from .linear import linear_coefs
 
+
+class OnGrid:
+    """Shape queries of objects defined on a rectilinear grid (``self.grids``: one
+    sorted 1-D array per axis)."""
+
+    grids: tuple
+
+    @property
+    def ndim(self) -> int:
+        return len(self.grids)
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(g.shape[0] for g in self.grids)
+
+
 __all__ = ["axis_knots", "tensor_coefs", "contract", "scatter", "combine_weights", "degree"]
 
 
