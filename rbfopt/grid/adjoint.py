@@ -31,7 +31,7 @@ from .bc import CubicFit
 from .extrap import NoExtrap
 from .interpolant import _as_grids, _build, _split_queries
 from .nd import OnGrid, axis_knots, combine_weights, degree, outside_mask, scatter, transpose_coefs
-from .validate import check_deriv, check_queries, is_concrete
+from .validate import check_deriv
 
 # Defaults as module-level singletons (immutable).
 _NO_EXTRAP = NoExtrap()
@@ -136,18 +136,8 @@ def _make(kind: str, x, xq, bc, extrap) -> GridAdjoint:
     given = tuple(g if c is None else c for g, c in zip(grids, concrete, strict=True))
     proto = _build(kind, given, jnp.zeros(tuple(g.shape[0] for g in grids)), bc, extrap)
     flat, qshape = _split_queries(xq, d)
-    knots = proto.knots()
-    names = ["xq"] if d == 1 else [f"xq[{a}]" for a in range(d)]
+    knots = proto.checked_knots(flat, qshape)
     dtype = jnp.result_type(*grids)
-    for a in range(d):
-        if is_concrete(flat[a]):
-            check_queries(
-                flat[a].reshape(qshape),
-                knots[a][0],
-                knots[a][-1],
-                names[a],
-                isinstance(proto.extraps[a], NoExtrap),
-            )
     qs = _prepare(knots, tuple(q.astype(dtype) for q in flat), proto.extraps, proto.searches)
     return GridAdjoint(kind, grids, proto.bcs, proto.extraps, qs, qshape)
 

@@ -168,14 +168,11 @@ class GridInterpolant(OnGrid):
         c = tensor_coefs(self.kind, self.grids, self.bcs, f2, homogeneous)
         return c.reshape(c.shape[:-1] + self.batch_shape)
 
-    # evaluation -----------------------------------------------------------------
-    def __call__(self, xq, deriv: int | tuple[int, ...] = 0) -> jax.Array:
-        d = self.ndim
-        deriv = check_deriv(deriv, d, 1 if self.kind == "linear" else 3)
-        flat, qshape = _split_queries(xq, d)
+    def checked_knots(self, flat: tuple, qshape: tuple[int, ...]) -> tuple[jax.Array, ...]:
+        """The knot vectors, after checking concrete per-axis queries against them."""
         knots = self.knots()
-        names = ["xq"] if d == 1 else [f"xq[{a}]" for a in range(d)]
-        for a in range(d):
+        names = ["xq"] if self.ndim == 1 else [f"xq[{a}]" for a in range(self.ndim)]
+        for a in range(self.ndim):
             if is_concrete(flat[a]):
                 check_queries(
                     flat[a].reshape(qshape),
@@ -184,6 +181,14 @@ class GridInterpolant(OnGrid):
                     names[a],
                     isinstance(self.extraps[a], NoExtrap),
                 )
+        return knots
+
+    # evaluation -----------------------------------------------------------------
+    def __call__(self, xq, deriv: int | tuple[int, ...] = 0) -> jax.Array:
+        d = self.ndim
+        deriv = check_deriv(deriv, d, 1 if self.kind == "linear" else 3)
+        flat, qshape = _split_queries(xq, d)
+        self.checked_knots(flat, qshape)
         y = _evaluate(self, flat, deriv)
         return y.reshape(qshape + self.batch_shape)
 
