@@ -339,7 +339,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``rbfopt`` console script. Returns the exit status."""
+    """Entry point of the ``rbfopt`` console script. Returns the exit status.
+
+    Examples:
+      >>> main(["list"])  # doctest: +ELLIPSIS
+      field_inverse ...
+      poisson_nodes ... (default)
+      ...
+      0
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     handler = {"list": cmd_list, "run": cmd_run, "export": cmd_export, "bench": cmd_bench}

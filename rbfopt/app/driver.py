@@ -86,6 +86,13 @@ class RunResult:
     ``history``: one dict per accepted evaluation (step 0 is the initial point) with
     ``step, loss, grad_norm, step_time, lr_scale`` and the metrics. ``state``: the
     final :class:`~rbfopt.app.step.LoopState`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> quad = Problem("quad", lambda: jnp.zeros(2), lambda x: jnp.sum((x - 1.0) ** 2))
+      >>> res = run(quad, "sgd", 2, lr=0.5, progress=False)
+      >>> res.params, res.best_loss, res.stopped
+      (Array([1., 1.], dtype=float64), 0.0, None)
     """
 
     params: Any

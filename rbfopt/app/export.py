@@ -39,7 +39,12 @@ def _points3(points: np.ndarray) -> np.ndarray:
 
 
 def local_spacing(points: np.ndarray) -> np.ndarray:
-    """Distance from each node to its nearest other node (inf for a single node)."""
+    """Distance from each node to its nearest other node (inf for a single node).
+
+    Examples:
+      >>> local_spacing([[0.0, 0.0], [0.5, 0.0], [2.0, 0.0]])
+      array([0.5, 0.5, 1.5])
+    """
     p = np.asarray(points, dtype=np.float64)
     if len(p) < 2:
         return np.full(len(p), np.inf)
@@ -56,6 +61,12 @@ def node_cloud(
 
     Adds ``spacing`` (nearest-neighbour distance) and, if given, ``boundary`` (1 on
     boundary nodes, 0 inside) to ``point_data``.
+
+    Examples:
+      >>> import numpy as np
+      >>> m = node_cloud(np.eye(2), {"u": [1.0, 2.0]}, boundary=[1, 0])
+      >>> m.points.shape, sorted(m.point_data)
+      ((2, 3), ['boundary', 'spacing', 'u'])
     """
     pts = np.asarray(points, dtype=np.float64)
     n = len(_points3(pts))
@@ -86,6 +97,14 @@ def triangulate(
     the convex hull) are removed, as are near-degenerate ones (area / longest edge²
     below ``min_quality`` — collinear boundary nodes make such slivers). Unused
     nodes are kept so point indices match the node set.
+
+    Examples:
+      The unit square's four corners and its centre: four triangles.
+
+      >>> import numpy as np
+      >>> m = triangulate(np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]]))
+      >>> m.cells_dict["triangle"].shape
+      (4, 3)
     """
     p = np.asarray(points, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != 2:
@@ -114,6 +133,13 @@ def write(mesh: meshio.Mesh, path: str, fmt: str | None = None) -> str:
     The file appears atomically (written under a temporary name in the same folder,
     then renamed); XDMF's HDF5 companion is moved first, then the ``.xdmf``.
     Returns the path written.
+
+    Examples:
+      >>> import os, tempfile, meshio, numpy as np
+      >>> path = os.path.join(tempfile.mkdtemp(), "nodes.vtu")
+      >>> _ = write(node_cloud(np.eye(2)), path)
+      >>> meshio.read(path).points.shape
+      (2, 3)
     """
     if fmt is None:
         fmt = os.path.splitext(path)[1].lstrip(".")

@@ -40,7 +40,14 @@ def plot_convergence(history: Sequence[Mapping[str, float]], path: str, title: s
     """Loss (left) and gradient norm + metrics (right) vs step, log-scaled y axes.
 
     Quantities that take non-positive values (a log-loss, say) are drawn on a linear
-    axis instead.
+    axis instead. Returns the path of the PNG (written atomically).
+
+    Examples:
+      >>> import os, tempfile
+      >>> hist = [{"step": k, "loss": 2.0**-k, "grad_norm": 1.0 / (k + 1)} for k in range(5)]
+      >>> path = plot_convergence(hist, os.path.join(tempfile.mkdtemp(), "conv.png"))
+      >>> os.path.getsize(path) > 0
+      True
     """
     if not history:
         raise ValueError("history: empty")
@@ -80,7 +87,15 @@ def plot_nodes(
     boundary: np.ndarray | None = None,
     title: str = "",
 ) -> str:
-    """Node layout before and after optimization, coloured by local spacing."""
+    """Node layout before and after optimization, coloured by local spacing.
+
+    Examples:
+      >>> import os, tempfile, numpy as np
+      >>> x = np.random.default_rng(0).random((30, 2))
+      >>> path = plot_nodes(x, 0.9 * x, os.path.join(tempfile.mkdtemp(), "nodes.png"))
+      >>> os.path.basename(path)
+      'nodes.png'
+    """
     b = np.asarray(before, dtype=float)
     a = np.asarray(after, dtype=float)
     if b.ndim == 1:
@@ -131,6 +146,13 @@ def plot_fields(
 
     Triangles whose centroid fails ``inside`` are masked (non-convex domains).
     Fields whose name contains "error" get a log colour scale of |value|.
+
+    Examples:
+      >>> import os, tempfile, numpy as np
+      >>> x = np.random.default_rng(0).random((40, 2))
+      >>> out = os.path.join(tempfile.mkdtemp(), "fields.png")
+      >>> os.path.basename(plot_fields(x, {"u": x[:, 0], "error": 1e-3 * x[:, 1]}, out))
+      'fields.png'
     """
     p = np.asarray(points, dtype=float)
     if p.ndim != 2 or p.shape[1] != 2:
