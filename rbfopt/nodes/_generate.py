@@ -25,7 +25,7 @@ The algorithm (:func:`generate`):
    one generation are processed together (vectorized; conflicts among them resolved
    by the same independent-set rounds), and the accepted ones form the next front.
 4. **Repulsion**: a few steps push each interior node away from its nearest
-   neighbours (force ~ (h/r)^3, step a fraction of h); nodes that come closer to the
+   neighbours (weights (h/r)^6, steps from 0.3 h down to 0); nodes that come closer to the
    boundary than h/2 are put back at depth h/2 along the closest-point direction.
 
 Rule kept throughout: no two nodes closer than half the local target spacing (except
@@ -55,7 +55,7 @@ _R_SURF = 0.85  # conflict radius of the surface sample elimination, fraction of
 
 
 def generate(
-    domain: Any, spacing: Any, *, seed: int = 0, repel: int = 10, max_nodes: int = MAX_NODES
+    domain: Any, spacing: Any, *, seed: int = 0, repel: int = 30, max_nodes: int = MAX_NODES
 ) -> NodeSet:
     """Nodes filling ``domain`` at the target ``spacing`` (see the module docstring).
 
@@ -363,25 +363,27 @@ def _fill(domain: Any, seeds: np.ndarray, hfun, rng) -> np.ndarray:
 # ---------------------------------------------------------------- repulsion
 def _repel(domain: Any, fixed: np.ndarray, x: np.ndarray, hfun, steps: int) -> np.ndarray:
     """A few steps of short-range repulsion on the interior nodes ``x`` (``fixed``
-    boundary nodes push but do not move); nodes leaving the h/2 band are put back."""
+    boundary nodes push but do not move); nodes leaving the h/2 band are put back.
+
+    Each node moves along the sum over its nearest neighbours of unit vectors weighted
+    by (h / r)^6 (steep, so only the closest neighbours count), by at most a step that
+    decays linearly from 0.3 h to zero."""
     d = domain.dim
     k = 7 if d == 2 else 13
     for it in range(steps):
         allp = np.concatenate([fixed, x])
-        tree = cKDTree(allp)
-        dist, idx = tree.query(x, k=min(k, len(allp)))
+        dist, idx = cKDTree(allp).query(x, k=min(k, len(allp)))
         dist, idx = dist[:, 1:], idx[:, 1:]
         h = hfun(x)
-        diff = x[:, None, :] - allp[idx]
-        w = (h[:, None] / np.maximum(dist, 1e-12 * h[:, None])) ** 3
-        force = np.sum(diff / np.maximum(dist, 1e-300)[..., None] * w[..., None], axis=1)
-        step = 0.1 * (1 - it / steps) * h
+        dist = np.maximum(dist, 1e-12 * h[:, None])
+        w = (h[:, None] / dist) ** 6
+        force = np.sum((x[:, None, :] - allp[idx]) / dist[..., None] * w[..., None], axis=1)
+        step = 0.3 * (1 - it / steps) * h
         fn = np.linalg.norm(force, axis=1)
-        disp = force / np.maximum(fn, 1e-300)[:, None] * np.minimum(step * fn / 10, step)[:, None]
+        disp = force / np.maximum(fn, 1e-300)[:, None] * np.minimum(0.5 * step * fn, step)[:, None]
         x = x + disp
         hx = hfun(x)
-        sd = _sdf(domain, x)
-        out = sd > -0.5 * hx
+        out = _sdf(domain, x) > -0.5 * hx
         if out.any():
             p, n, _ = _closest(domain, x[out])
             x[out] = p - 0.5 * hx[out, None] * n
