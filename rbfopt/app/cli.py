@@ -1,4 +1,4 @@
-"""The ``rbfopt`` command: ``list``, ``run``, ``export``, ``bench``.
+"""The ``rbfopt`` command: ``list``, ``run``, ``export``, ``nodes``, ``bench``.
 
 ``rbfopt run [NAME|PATH] [--steps N] [--optimizer NAME] [--lr X] [--schedule S]
 [--out DIR] [--resume] [--seed S] [--opt key=value ...]`` runs a study (default:
@@ -14,6 +14,11 @@ points or ``./problems`` (see :mod:`rbfopt.app.catalog`), or by path to a ``.py`
 file. Its module docstring's first line is the description shown by ``rbfopt list``;
 an optional module-level ``DEFAULTS`` dict sets the default ``steps``, ``optimizer``,
 ``lr`` and ``schedule``.
+
+``rbfopt nodes DOMAIN_FILE --spacing H [--out FILE] [--seed S]`` generates a node set
+on a domain read by :func:`rbfopt.geometry.from_mesh` (any boundary file meshio reads;
+``.geo`` through gmsh) and writes it (``.vtu`` or ``.xdmf``: kinds, groups and normals
+as point data) with its quality figures.
 
 Errors (unknown problem, bad options, a resume from another problem's checkpoint,
 an unwritable output folder) print one line on stderr and exit with status 2; they
@@ -299,6 +304,36 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- entry point
+def cmd_nodes(args: argparse.Namespace) -> int:
+    from .. import geometry, nodes
+    from . import export
+
+    out = args.out or os.path.splitext(os.path.basename(args.domain))[0] + "_nodes.vtu"
+    fmt = os.path.splitext(out)[1].lstrip(".")
+    if fmt not in ("vtu", "xdmf"):
+        raise CLIError(f"--out: a node set is written as .vtu or .xdmf, got {out!r}")
+    _check_writable(os.path.dirname(os.path.abspath(out)))
+    t0 = time.perf_counter()
+    try:
+        domain = geometry.from_mesh(args.domain)
+        nodeset = nodes.generate(domain, args.spacing, seed=args.seed)
+    except (OSError, ValueError, ImportError) as e:
+        raise CLIError(f"{args.domain}: {e}") from None
+    elapsed = time.perf_counter() - t0
+    q = nodes.quality(nodeset.points, domain)
+    export.write(nodeset.to_meshio(), out, fmt)
+    kinds = np.bincount(np.asarray(nodeset.kind), minlength=3)
+    print(
+        f"wrote {out}: {len(nodeset.points)} nodes ({kinds[0]} interior, {kinds[1]} boundary, "
+        f"{kinds[2]} fixed) in {elapsed:.1f} s; groups {', '.join(nodeset.group_names)}"
+    )
+    print(
+        f"separation q {q['separation']:.4g}, fill distance h {q['fill_distance']:.4g}, "
+        f"mesh ratio h/q {q['mesh_ratio']:.3f}, spacing CV {q['spacing_cv']:.3f}"
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from .driver import OPTIMIZERS, SCHEDULES
 
@@ -332,6 +367,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoint", help="checkpoint.npz or the run's output folder")
     e.add_argument("--format", choices=["vtu", "msh", "xdmf"], default="vtu")
     e.add_argument("--out", help="output file (default next to the checkpoint)")
+    n = sub.add_parser("nodes", help="generate a node set on a domain file")
+    n.add_argument("domain", help="boundary file (.msh, .vtu, .stl, .obj, ...; .geo with gmsh)")
+    n.add_argument("--spacing", type=float, required=True, help="target node spacing")
+    n.add_argument("--out", help="output .vtu or .xdmf (default <domain>_nodes.vtu)")
+    n.add_argument("--seed", type=int, default=0, help="random seed")
     b = sub.add_parser("bench", help="list or run scripts/bench_*.py")
     b.add_argument("name", nargs="?")
     b.add_argument("rest", nargs=argparse.REMAINDER)
@@ -350,7 +390,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
-    handler = {"list": cmd_list, "run": cmd_run, "export": cmd_export, "bench": cmd_bench}
+    handler = {
+        "list": cmd_list,
+        "run": cmd_run,
+        "export": cmd_export,
+        "nodes": cmd_nodes,
+        "bench": cmd_bench,
+    }
     try:
         return handler[args.command](args)
     except CLIError as e:
