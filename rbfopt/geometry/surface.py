@@ -33,8 +33,8 @@ class Surface(Domain):
       ValueError: naming the argument and the offending indices, for wrong shapes,
         NaN/inf, vertex indices out of range, degenerate (zero-area) triangles, a
         surface that is not watertight (edges not shared by exactly two triangles),
-        a non-orientable shell, and group indices out of range or in two groups.
-      Shells that intersect each other are not detected.
+        a non-orientable shell, and group indices out of range or in two groups
+        (shells that intersect each other are not detected).
 
     Examples:
       >>> import numpy as np, rbfopt as ro
