@@ -339,24 +339,34 @@ def _fill(domain: Any, seeds: np.ndarray, hfun, rng) -> np.ndarray:
     nodes = [seeds]
     front = seeds
     h_front = _RING[d] * hfun(front)
+    # the nodes so far in two k-d trees: all nodes up to some generation (rebuilt
+    # rarely) and the recent ones (rebuilt each generation); rebuilding the large tree
+    # when the recent part exceeds sqrt(2 n_built n_front) balances the two costs
+    built, n_built, n_all = cKDTree(seeds), 1, len(seeds)
     while len(front):
-        tree = cKDTree(np.concatenate(nodes))
+        n_recent = n_all - len(built.data)
+        if n_recent**2 > 2 * len(built.data) * len(front):
+            built, n_built = cKDTree(np.concatenate(nodes)), len(nodes)
+            n_recent = 0
+        recent = cKDTree(np.concatenate(nodes[n_built:])) if n_recent else None
         rot = _rotations(d, len(front), rng)
         cand = front[:, None, :] + h_front[:, None, None] * np.einsum("nij,kj->nki", rot, dirs)
         hp = np.repeat(h_front, len(dirs))
         cand = cand.reshape(-1, d)
         inside = _sdf(domain, cand) < -0.5 * hp
         cand, hp = cand[inside], hp[inside]
-        if len(cand):
-            dist, _ = tree.query(cand, distance_upper_bound=float(_R * hp.max()))
-            ok = dist >= _R * hp
-            cand, hp = cand[ok], hp[ok]
+        for tree in (built, recent):
+            if len(cand) and tree is not None:
+                dist, _ = tree.query(cand, distance_upper_bound=float(_R * hp.max()))
+                ok = dist >= _R * hp
+                cand, hp = cand[ok], hp[ok]
         if len(cand) == 0:
             break
         chosen = _mis(cand, _R * hp, rng.random(len(cand)))
         front = cand[chosen]
         h_front = _RING[d] * hfun(front)
         nodes.append(front)
+        n_all += len(front)
     return np.concatenate(nodes[1:]) if len(nodes) > 1 else np.zeros((0, d))
 
 
@@ -370,6 +380,8 @@ def _repel(domain: Any, fixed: np.ndarray, x: np.ndarray, hfun, steps: int) -> n
     decays linearly from 0.3 h to zero."""
     d = domain.dim
     k = 7 if d == 2 else 13
+    # the steps add up to at most 0.15 h (steps + 1): deeper nodes never reach the band
+    near = _sdf(domain, x) > -(0.5 + 0.15 * (steps + 1) + 0.5) * hfun(x)
     for it in range(steps):
         allp = np.concatenate([fixed, x])
         dist, idx = cKDTree(allp).query(x, k=min(k, len(allp)))
@@ -383,7 +395,8 @@ def _repel(domain: Any, fixed: np.ndarray, x: np.ndarray, hfun, steps: int) -> n
         disp = force / np.maximum(fn, 1e-300)[:, None] * np.minimum(0.5 * step * fn, step)[:, None]
         x = x + disp
         hx = hfun(x)
-        out = _sdf(domain, x) > -0.5 * hx
+        out = np.zeros(len(x), dtype=bool)
+        out[near] = _sdf(domain, x[near]) > -0.5 * hx[near]
         if out.any():
             p, n, _ = _closest(domain, x[out])
             x[out] = p - 0.5 * hx[out, None] * n
