@@ -72,10 +72,11 @@ def generate(
       a :class:`NodeSet`: features first, then boundary nodes, then interior nodes.
 
     Raises:
-      ValueError: naming ``spacing`` when it is not positive and finite, when the
-        callable returns the wrong shape or non-positive values, or when the estimated
-        node count (measure times the mean of density / h^d over a sample of the
-        domain) exceeds ``max_nodes`` (the message gives the estimate).
+      ValueError: naming ``domain`` when it is not a 2-D or 3-D domain; naming
+        ``spacing`` when it is not positive and finite, when the callable returns the
+        wrong shape or non-positive values, or when the estimated node count (measure
+        times the mean of density / h^d over a sample of the domain) exceeds
+        ``max_nodes`` (the message gives the estimate).
 
     Examples:
       >>> import rbfopt as ro
@@ -87,7 +88,9 @@ def generate(
       >>> int((ns.kind == 1).sum()), bool(0.5 < len(ns) / (1 / (0.866 * 0.25**2)) < 1.3)
       (12, True)
     """
-    d = int(domain.dim)
+    d = int(getattr(domain, "dim", 0))
+    if d not in (2, 3):
+        raise ValueError(f"domain: expected a 2-D or 3-D rbfopt.geometry domain, got {domain!r}")
     hfun, hconst = as_spacing(spacing, d)
     rng = np.random.default_rng(seed)
     est = estimate_count(domain, hfun, hconst, rng)

@@ -223,3 +223,8 @@ def test_too_many_nodes_callable():
     dom = ro.geometry.Polygon(SQUARE)
     with pytest.raises(ValueError, match=r"spacing: too small: .* about 1\.\d+e\+08"):
         generate(dom, lambda x: np.full(len(x), 1e-4))
+
+
+def test_bad_domain():
+    with pytest.raises(ValueError, match="domain: expected a 2-D or 3-D"):
+        generate(object(), 0.1)
