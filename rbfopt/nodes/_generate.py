@@ -264,7 +264,7 @@ def _pairs(pts: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(pts) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     tree = cKDTree(pts)
-    lists = tree.query_ball_point(pts, r, return_sorted=False)
+    lists = tree.query_ball_point(pts, r, return_sorted=False, workers=-1)
     cnt = np.fromiter((len(x) for x in lists), np.int64, len(lists))
     j = np.fromiter((k for x in lists for k in x), np.int64, int(cnt.sum()))
     i = np.repeat(np.arange(len(pts)), cnt)
@@ -360,7 +360,7 @@ def _fill(domain: Any, seeds: np.ndarray, hfun, rng) -> np.ndarray:
         cand, hp = cand[inside], hp[inside]
         for tree in (built, recent):
             if len(cand) and tree is not None:
-                dist, _ = tree.query(cand, distance_upper_bound=float(_R * hp.max()))
+                dist, _ = tree.query(cand, distance_upper_bound=float(_R * hp.max()), workers=-1)
                 ok = dist >= _R * hp
                 cand, hp = cand[ok], hp[ok]
         if len(cand) == 0:
@@ -387,7 +387,7 @@ def _repel(domain: Any, fixed: np.ndarray, x: np.ndarray, hfun, steps: int) -> n
     near = _sdf(domain, x) > -(0.5 + 0.15 * (steps + 1) + 0.5) * hfun(x)
     for it in range(steps):
         allp = np.concatenate([fixed, x])
-        dist, idx = cKDTree(allp).query(x, k=min(k, len(allp)))
+        dist, idx = cKDTree(allp).query(x, k=min(k, len(allp)), workers=-1)
         dist, idx = dist[:, 1:], idx[:, 1:]
         h = hfun(x)
         dist = np.maximum(dist, 1e-12 * h[:, None])

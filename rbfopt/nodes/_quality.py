@@ -45,7 +45,7 @@ def quality(
     if x.ndim != 2 or x.shape[1] != d or x.shape[0] < 2:
         raise ValueError(f"points: expected shape (n >= 2, {d}), got {x.shape}")
     tree = cKDTree(x)
-    nn, _ = tree.query(x, k=2)
+    nn, _ = tree.query(x, k=2, workers=-1)
     nn = nn[:, 1]
     q = 0.5 * float(nn.min())
     # fill distance on a jittered grid of the bounding box, inside points only
@@ -57,7 +57,7 @@ def quality(
     rng = np.random.default_rng(seed)
     g = g + (rng.random(g.shape) - 0.5) * step
     g = g[_sdf(domain, g) <= 0]
-    fill = float(tree.query(g)[0].max()) if len(g) else float("nan")
+    fill = float(tree.query(g, workers=-1)[0].max()) if len(g) else float("nan")
     if spacing is None:
         r = nn
     else:
