@@ -44,23 +44,25 @@ class NodeSet:
 
     def to_meshio(self):
         """A ``meshio.Mesh`` with one vertex cell per node and point data ``kind``,
-        ``group`` and ``normals`` (three components, zero-padded in 2-D).
+        ``group`` and ``normals``; points and normals have three components (zero-padded
+        in 2-D, as VTK formats store them).
 
         Examples:
           >>> import numpy as np
           >>> ns = NodeSet(np.zeros((2, 2)), np.array([0, 1], np.int8), np.array([-1, 0]),
           ...              np.array([[0.0, 0.0], [0.0, -1.0]]), ("outer",))
           >>> m = ns.to_meshio()
-          >>> m.cells[0].type, m.point_data["normals"].shape
-          ('vertex', (2, 3))
+          >>> m.cells[0].type, m.points.shape, m.point_data["normals"].shape
+          ('vertex', (2, 3), (2, 3))
         """
         import meshio
 
         n = len(self)
-        nrm = np.zeros((n, 3))
+        pts, nrm = np.zeros((n, 3)), np.zeros((n, 3))
+        pts[:, : self.dim] = self.points
         nrm[:, : self.dim] = self.normals
         return meshio.Mesh(
-            self.points,
+            pts,
             [("vertex", np.arange(n).reshape(-1, 1))],
             point_data={
                 "kind": self.kind.astype(np.int32),
