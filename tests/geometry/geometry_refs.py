@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 
@@ -124,3 +126,25 @@ def cube(h: float = 1.0, n: int = 2):
     f = np.concatenate(tris)
     u, inv = np.unique(np.round(v, 12), axis=0, return_inverse=True)
     return u, inv.ravel()[f]
+
+
+def timed_queries(build, x, label: str):
+    """Build a domain, jit its ``sdf`` and query ``x`` twice; print build, first call
+    (compile) and second call times. Returns (domain, distances)."""
+    import jax
+
+    t0 = time.perf_counter()
+    domain = build()
+    t_build = time.perf_counter() - t0
+    fn = jax.jit(domain.sdf)
+    t0 = time.perf_counter()
+    fn(x).block_until_ready()
+    t_first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    d = fn(x).block_until_ready()
+    t_second = time.perf_counter() - t0
+    print(
+        f"\n{label}: build {t_build:.2f} s, first call (compile) {t_first:.2f} s, "
+        f"second {t_second:.2f} s"
+    )
+    return domain, d

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from geometry_refs import even_odd_inside, seg_closest
+from geometry_refs import even_odd_inside, seg_closest, timed_queries
 
 import rbfopt  # noqa: F401
 from rbfopt.geometry import Polygon
@@ -149,20 +147,9 @@ def test_gradients_finite_on_boundary_and_vertices(star):
 def test_million_queries_against_1e5_segments():
     n = 100_000
     th = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    t0 = time.perf_counter()
-    d = Polygon(np.c_[np.cos(th), np.sin(th)])
-    t_build = time.perf_counter() - t0
     x = np.random.default_rng(1).uniform(-1.2, 1.2, (1_000_000, 2))
-    f = jax.jit(d.sdf)
-    t0 = time.perf_counter()
-    s = f(x).block_until_ready()
-    t_first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    s = f(x).block_until_ready()
-    t_second = time.perf_counter() - t0
-    print(
-        f"\n10^6 queries, 10^5 segments: build {t_build:.2f} s, first call (compile) "
-        f"{t_first:.2f} s, second {t_second:.2f} s"
+    _, s = timed_queries(
+        lambda: Polygon(np.c_[np.cos(th), np.sin(th)]), x, "10^6 queries, 10^5 segments"
     )
     r = np.linalg.norm(x, axis=1)
     # the polygon lies within the sagitta (2 pi / n)^2 / 8 of the unit circle

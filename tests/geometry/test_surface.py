@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from geometry_refs import cube, icosphere, tri_closest, winding
+from geometry_refs import cube, icosphere, timed_queries, tri_closest, winding
 
 import rbfopt  # noqa: F401
 from rbfopt.geometry import Surface
@@ -130,24 +130,9 @@ def test_gradients_finite_on_boundary(holed):
 
 @pytest.mark.slow
 def test_many_queries_against_8e4_triangles():
-    import time
-
     v, f = icosphere(6, 1.0)  # 81 920 triangles
-    t0 = time.perf_counter()
-    s = Surface(v, f)
-    t_build = time.perf_counter() - t0
     x = np.random.default_rng(1).uniform(-1.2, 1.2, (300_000, 3))
-    fn = jax.jit(s.sdf)
-    t0 = time.perf_counter()
-    fn(x).block_until_ready()
-    t_first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    d = fn(x).block_until_ready()
-    t_second = time.perf_counter() - t0
-    print(
-        f"\n3 x 10^5 queries, {len(f)} triangles: build {t_build:.2f} s, first call "
-        f"{t_first:.2f} s, second {t_second:.2f} s"
-    )
+    s, d = timed_queries(lambda: Surface(v, f), x, f"3 x 10^5 queries, {len(f)} triangles")
     # exact distances to the polyhedron lie within its gap to the sphere
     gap = 1 - np.min(np.linalg.norm(s._elem.mean(axis=1), axis=1))
     np.testing.assert_allclose(np.asarray(d), np.linalg.norm(x, axis=1) - 1, atol=gap)
