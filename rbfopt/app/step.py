@@ -123,7 +123,7 @@ class Steps:
         self.first = jax.jit(self._first)
         self.step = jax.jit(self._step)
         self.propose = jax.jit(self._propose)
-        self.finish = jax.jit(lambda s, cand, opt_state, aux: self._finish(s, cand, opt_state, aux))
+        self.finish = jax.jit(self._finish)  # fresh=True: the Python default, not traced
         self.finite = jax.jit(_finite)
 
     def _evaluate(self, p, aux, key):
