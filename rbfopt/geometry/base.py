@@ -21,6 +21,8 @@ import numpy as np
 from .. import _util
 from . import _bvh, _simplex
 
+_EAGER_SIZES = (4096, 65536)
+
 
 class Domain:
     """Base class of the domains: properties and queries (see the module docstring).
@@ -64,11 +66,9 @@ class Domain:
 
     # ------------------------------------------------------------------ queries
 
-    def _points(self, x: Any) -> jax.Array:
-        if _util.is_tracer(x):
-            x = jnp.asarray(x)
-        else:
-            x = jnp.asarray(np.asarray(x, dtype=np.float64))
+    def _points(self, x: Any) -> jax.Array | np.ndarray:
+        """``x`` checked: a JAX array when traced, else a float64 numpy array."""
+        x = jnp.asarray(x) if _util.is_tracer(x) else np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x: expected shape (m, {self.dim}), got {tuple(x.shape)}")
         return x
@@ -81,11 +81,20 @@ class Domain:
         m = x.shape[0]
         if _util.is_tracer(x):
             return _run(self._kind, self._arrays, x)
-        # eager calls: query counts rounded up to 8 sizes per octave, so that a caller
-        # whose point count changes (node generation) compiles a few times, not each time
-        step = 1 << max((m - 1).bit_length() - 3, 0)
-        out = _run(self._kind, self._arrays, _util.pad_rows(x, -(-m // step) * step))
-        return tuple(o[:m] for o in out)
+        # eager calls: queries padded to one of a few sizes and larger counts run in
+        # chunks, so that callers whose point counts vary (node generation) compile
+        # at most len(_EAGER_SIZES) times per domain instead of once per count; the
+        # padding and slicing are numpy's (eager JAX slices and jnp.asarray compile
+        # once per shape, jax.device_put does not)
+        size = next((s for s in _EAGER_SIZES if s >= m), _EAGER_SIZES[-1])
+        xn = np.asarray(x)
+        parts = [
+            _run(self._kind, self._arrays, _pad_rows(xn[a : a + size], size))
+            for a in range(0, m, size)
+        ]
+        return tuple(
+            jax.device_put(np.concatenate([np.asarray(p[i]) for p in parts])[:m]) for i in range(4)
+        )
 
     def sdf(self, x: Any) -> jax.Array:
         """Signed distance to the boundary, shape (m,): negative inside, positive outside.
@@ -175,3 +184,8 @@ def _run(kind: str, arr: dict, x: jax.Array):
             ei[:, 0], ei[:, 1], ei[:, 2], arr["nrm"][idx], arr["en"][idx], arr["vn"][idx], x
         )
     return (*out, arr["group"][idx])
+
+
+def _pad_rows(a: np.ndarray, n: int) -> np.ndarray:
+    """``a`` extended to ``n`` rows by repeating its last row (numpy)."""
+    return np.concatenate([a, np.repeat(a[-1:], n - len(a), axis=0)]) if len(a) < n else a
