@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -129,26 +131,15 @@ def generate(
 
 
 # ---------------------------------------------------------------- domain queries
-def _pad(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Rows padded to a power of two (>= 256): few distinct sizes, few compilations."""
-    m = len(x)
-    n = max(256, 1 << max(m - 1, 1).bit_length())
-    return np.concatenate([x, np.repeat(x[:1], n - m, axis=0)]), m
-
-
 def _sdf(domain: Any, x: np.ndarray) -> np.ndarray:
-    if len(x) == 0:
-        return np.zeros(0)
-    xp, m = _pad(x)
-    return np.asarray(domain.sdf(xp))[:m]
+    return np.asarray(domain.sdf(x)) if len(x) else np.zeros(0)
 
 
 def _closest(domain: Any, x: np.ndarray):
     if len(x) == 0:
         z = np.zeros((0, domain.dim))
         return z, z, np.zeros(0, np.int64)
-    xp, m = _pad(x)
-    return tuple(np.asarray(a)[:m] for a in domain.closest(xp))
+    return tuple(np.asarray(a) for a in domain.closest(x))
 
 
 def estimate_count(domain: Any, hfun, hconst: float | None, rng) -> float:
@@ -260,14 +251,25 @@ def _boundary_3d(domain: Any, feats: np.ndarray, hfun, rng) -> tuple[np.ndarray,
 
 # ---------------------------------------------------------------- independent sets
 def _pairs(pts: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both orientations of the pairs closer than the mean of their radii ``r``."""
-    if len(pts) < 2:
+    """Both orientations of the pairs closer than the mean of their radii ``r``.
+
+    Each point's neighbours within its own radius come from a k-nearest query (k doubled
+    for the points whose k-th neighbour is still inside), so no pair is missed."""
+    n = len(pts)
+    if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     tree = cKDTree(pts)
-    lists = tree.query_ball_point(pts, r, return_sorted=False, workers=-1)
-    cnt = np.fromiter((len(x) for x in lists), np.int64, len(lists))
-    j = np.fromiter((k for x in lists for k in x), np.int64, int(cnt.sum()))
-    i = np.repeat(np.arange(len(pts)), cnt)
+    rows, k = np.arange(n), 4 * pts.shape[1]
+    found_i, found_j = [], []
+    while len(rows):
+        k = min(k, n)
+        dist, j = tree.query(pts[rows], k=k, distance_upper_bound=float(r[rows].max()), workers=-1)
+        near = dist < r[rows, None]
+        done = ~near[:, -1] | (k == n)
+        found_i.append(np.broadcast_to(rows[:, None], near.shape)[near & done[:, None]])
+        found_j.append(j[near & done[:, None]])
+        rows, k = rows[~done], 2 * k
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
     dd = np.linalg.norm(pts[i] - pts[j], axis=1)
     m = (i != j) & (dd < (r[i] + r[j]) / 2)
     i, j = i[m], j[m]
@@ -342,6 +344,10 @@ def _fill(domain: Any, seeds: np.ndarray, hfun, rng) -> np.ndarray:
     nodes = [seeds]
     front = seeds
     h_front = _RING[d] * hfun(front)
+    # upper bounds of the front's signed distances: sdf is 1-Lipschitz, so a candidate
+    # at distance r from p has sdf <= sdf(p) + r, and only candidates whose bound is not
+    # deep enough (those near the boundary) need the exact query
+    s_front = np.zeros(len(front))
     # the nodes so far in two k-d trees: all nodes up to some generation (rebuilt
     # rarely) and the recent ones (rebuilt each generation); rebuilding the large tree
     # when the recent part exceeds sqrt(2 n_built n_front) balances the two costs
@@ -354,19 +360,22 @@ def _fill(domain: Any, seeds: np.ndarray, hfun, rng) -> np.ndarray:
         recent = cKDTree(np.concatenate(nodes[n_built:])) if n_recent else None
         rot = _rotations(d, len(front), rng)
         cand = front[:, None, :] + h_front[:, None, None] * np.einsum("nij,kj->nki", rot, dirs)
-        hp = np.repeat(h_front, len(dirs))
         cand = cand.reshape(-1, d)
-        inside = _sdf(domain, cand) < -0.5 * hp
-        cand, hp = cand[inside], hp[inside]
+        hp = np.repeat(h_front, len(dirs))
+        s_up = np.repeat(s_front + h_front, len(dirs))
         for tree in (built, recent):
             if len(cand) and tree is not None:
                 dist, _ = tree.query(cand, distance_upper_bound=float(_R * hp.max()), workers=-1)
                 ok = dist >= _R * hp
-                cand, hp = cand[ok], hp[ok]
+                cand, hp, s_up = cand[ok], hp[ok], s_up[ok]
+        test = s_up >= -0.5 * hp
+        s_up[test] = _sdf(domain, cand[test])
+        ok = s_up < -0.5 * hp
+        cand, hp, s_up = cand[ok], hp[ok], s_up[ok]
         if len(cand) == 0:
             break
         chosen = _mis(cand, _R * hp, rng.random(len(cand)))
-        front = cand[chosen]
+        front, s_front = cand[chosen], s_up[chosen]
         h_front = _RING[d] * hfun(front)
         nodes.append(front)
         n_all += len(front)
@@ -374,33 +383,47 @@ def _fill(domain: Any, seeds: np.ndarray, hfun, rng) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- repulsion
+_REFRESH = 5  # repulsion steps per neighbour search (nodes move < 0.3 h per step)
+
+
 def _repel(domain: Any, fixed: np.ndarray, x: np.ndarray, hfun, steps: int) -> np.ndarray:
     """A few steps of short-range repulsion on the interior nodes ``x`` (``fixed``
     boundary nodes push but do not move); nodes leaving the h/2 band are put back.
 
     Each node moves along the sum over its nearest neighbours of unit vectors weighted
     by (h / r)^6 (steep, so only the closest neighbours count), by at most a step that
-    decays linearly from 0.3 h to zero."""
+    decays linearly from 0.3 h to zero. The neighbour lists are searched every
+    ``_REFRESH`` steps; the pushes run as one fused JAX kernel."""
     d = domain.dim
-    k = 7 if d == 2 else 13
+    k = min(7 if d == 2 else 13, len(fixed) + len(x))
     # the steps add up to at most 0.15 h (steps + 1): deeper nodes never reach the band
     near = _sdf(domain, x) > -(0.5 + 0.15 * (steps + 1) + 0.5) * hfun(x)
+    fixed_j = jnp.asarray(fixed)
     for it in range(steps):
-        allp = np.concatenate([fixed, x])
-        dist, idx = cKDTree(allp).query(x, k=min(k, len(allp)), workers=-1)
-        dist, idx = dist[:, 1:], idx[:, 1:]
+        if it % _REFRESH == 0:
+            _, idx = cKDTree(np.concatenate([fixed, x])).query(x, k=k, workers=-1)
+            idx = jnp.asarray(idx[:, 1:])
         h = hfun(x)
-        dist = np.maximum(dist, 1e-12 * h[:, None])
-        w = (h[:, None] / dist) ** 6
-        force = np.sum((x[:, None, :] - allp[idx]) / dist[..., None] * w[..., None], axis=1)
-        step = 0.3 * (1 - it / steps) * h
-        fn = np.linalg.norm(force, axis=1)
-        disp = force / np.maximum(fn, 1e-300)[:, None] * np.minimum(0.5 * step * fn, step)[:, None]
-        x = x + disp
-        hx = hfun(x)
-        out = np.zeros(len(x), dtype=bool)
-        out[near] = _sdf(domain, x[near]) > -0.5 * hx[near]
-        if out.any():
-            p, n, _ = _closest(domain, x[out])
-            x[out] = p - 0.5 * hx[out, None] * n
+        x = np.array(_push(fixed_j, jnp.asarray(x), idx, jnp.asarray(h), 0.3 * (1 - it / steps)))
+        if near.any():
+            xn, hn = x[near], hfun(x[near])
+            out = _sdf(domain, xn) > -0.5 * hn
+            if out.any():
+                p, n, _ = _closest(domain, xn[out])
+                xn[out] = p - 0.5 * hn[out, None] * n
+                x[near] = xn
     return x
+
+
+@jax.jit
+def _push(fixed: jax.Array, x: jax.Array, idx: jax.Array, h: jax.Array, frac) -> jax.Array:
+    """One repulsion step of the nodes ``x`` from their neighbours ``idx`` (indices into
+    ``fixed`` followed by ``x``), by at most ``frac * h``."""
+    diff = x[:, None, :] - jnp.concatenate([fixed, x])[idx]
+    dist = jnp.maximum(jnp.sqrt(jnp.sum(diff * diff, axis=-1)), 1e-12 * h[:, None])
+    w = (h[:, None] / dist) ** 6
+    force = jnp.sum(diff * (w / dist)[..., None], axis=1)
+    step = frac * h
+    fn = jnp.sqrt(jnp.sum(force * force, axis=-1))
+    scale = jnp.minimum(0.5 * step * fn, step) / jnp.maximum(fn, 1e-300)
+    return x + force * scale[:, None]
