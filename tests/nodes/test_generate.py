@@ -187,6 +187,24 @@ def test_cube_surface():
     assert q["mesh_ratio"] < 3.0
 
 
+def test_variable_density_3d():
+    dom = _cube()
+
+    def h(x):  # 0.04 at x = 0 to 0.4 at x = 1: a factor 10 across the cube
+        return 0.04 * 10 ** x[:, 0]
+
+    ns = generate(dom, h)
+    nn = cKDTree(ns.points).query(ns.points, k=2)[0][:, 1]
+    hx = h(ns.points)
+    assert np.median(np.abs(nn / hx - 1)) < 0.25
+    ij = cKDTree(ns.points).query_pairs(0.5 * hx.max(), output_type="ndarray")
+    d = np.linalg.norm(ns.points[ij[:, 0]] - ns.points[ij[:, 1]], axis=1)
+    assert np.all(d >= 0.5 * np.minimum(hx[ij[:, 0]], hx[ij[:, 1]]) - 1e-12)
+    # density follows h: more nodes in the fine tenth than in the coarse half
+    x = ns.points[:, 0]
+    assert (x < 0.1).sum() > 3 * (x > 0.5).sum()
+
+
 def test_to_meshio(square, tmp_path):
     _, ns = square
     m = ns.to_meshio()
