@@ -17,20 +17,23 @@ is carried to a FIXED fine set ``Y`` (a regular grid of spacing ``h/fine``
 restricted to ``Omega``) by local RBF interpolation ``R(X) u_h`` (the weights of
 :func:`rbfopt.regrid`, stencils of the ``k`` nearest nodes).
 
-Optimization. Parameters: the interior node positions and, for each boundary
-node, its coordinate ``t`` in (0, 1) along its edge (boundary nodes slide along the
-boundary; the 6 corners are fixed). The loss is
+Optimization. Parameters: all node positions, in units of the starting spacing ``h``
+(so the learning rate is a fraction of the spacing at any ``n``). The loss is
 
     L(X) = log rms_Y(R(X) u_h(X) - u) + mu / N sum_{i, j in stencil(i)} relu(1 - d_ij / delta)^2
 
 where the second term, a spacing barrier over stencil neighbour pairs with
 ``delta = spacing * h`` (``h`` the initial mean spacing), keeps nodes from
 collapsing. Gradients flow through the Laplacian weights, the assembled matrix, the
-sparse solve and the regrid weights. ``project`` keeps interior nodes at least
-``margin * h`` inside the domain and boundary coordinates in [0.01, 0.99];
-stencils (of the system and of the regrid) are recomputed every few steps.
+sparse solve and the regrid weights. ``project`` comes from the domain
+(:func:`rbfopt.nodes.projection`): the 6 corners stay fixed, boundary nodes slide
+along the boundary through ``domain.closest`` (at least ``margin * h`` from a
+corner), interior nodes stay at least ``margin * h`` inside. Stencils (of the system
+and of the regrid) are recomputed every step.
 
-Start: a jittered hexagonal lattice (quasi-uniform) with equispaced boundary nodes.
+Domain and start: the L-shape is a :class:`rbfopt.geometry.Polygon`, the starting
+nodes come from :func:`rbfopt.nodes.generate` at the constant spacing that gives
+about ``n`` nodes, so the study runs at any size (``-O n=100000``).
 """
 
 from __future__ import annotations
@@ -50,24 +53,19 @@ from rbfopt.sparse import StencilMatrix, linsolve
 DEFAULTS = {
     "steps": 100,
     "optimizer": "adam",
-    "lr": 2e-3,
+    "lr": 0.037,
     "schedule": "cosine",
     "restencil_every": 1,
 }
 
-#: Corners of the L-shape, counter-clockwise; edge e runs from CORNERS[e] to CORNERS[e+1].
+#: Corners of the L-shape, counter-clockwise.
 CORNERS = np.array([[-1.0, -1.0], [0.0, -1.0], [0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [-1.0, 1.0]])
-AREA = 3.0
-PERIMETER = 8.0
+DOMAIN = ro.geometry.Polygon(CORNERS)
 
 
 def inside(p: np.ndarray, margin: float = 0.0) -> np.ndarray:
-    """True where points lie in the L-shape (at least ``margin`` from its boundary)."""
-    p = np.asarray(p)
-    x, y = p[:, 0], p[:, 1]
-    box = (np.abs(x) < 1 - margin) & (np.abs(y) < 1 - margin)
-    cut = (x > -margin) & (y < margin)
-    return box & ~cut
+    """True where points lie in the L-shape (farther than ``margin`` from its boundary)."""
+    return np.asarray(DOMAIN.contains(np.asarray(p, dtype=np.float64).reshape(-1, 2), margin))
 
 
 def exact_fn(center=(-0.4, 0.4), width=0.08):
@@ -90,38 +88,6 @@ def exact_fn(center=(-0.4, 0.4), width=0.08):
     return u
 
 
-def _initial_nodes(n: int, seed: int):
-    """Jittered hex lattice inside (margin h/2) + equispaced boundary nodes."""
-    h = np.sqrt(AREA / n)
-    rng = np.random.default_rng(seed)
-    # boundary: per edge, equispaced interior points of the edge (corners separate)
-    edges, ts = [], []
-    for e in range(6):
-        a, b = CORNERS[e], CORNERS[(e + 1) % 6]
-        m = max(int(round(np.linalg.norm(b - a) / h)) - 1, 1)
-        t = (np.arange(1, m + 1)) / (m + 1)
-        edges.append(np.full(m, e))
-        ts.append(t)
-    edge_of = np.concatenate(edges)
-    t0 = np.concatenate(ts)
-    # interior: hexagonal lattice with the density that leaves n - boundary nodes
-    n_int = n - 6 - len(t0)
-    a = np.sqrt(2 * AREA / (np.sqrt(3) * n_int))
-    for s in np.linspace(0.85, 1.3, 181):  # the coarsest lattice spacing that fits n_int
-        hx = a * s
-        xs = np.arange(-1, 1 + hx, hx)
-        ys = np.arange(-1, 1 + hx, hx * np.sqrt(3) / 2)
-        X, Y = np.meshgrid(xs, ys)
-        X = X + 0.5 * hx * (np.arange(len(ys)) % 2)[:, None]
-        pts = np.stack([X.ravel(), Y.ravel()], 1) + 0.013  # off the symmetry lines
-        pts = pts[inside(pts, 0.5 * hx)]
-        if len(pts) <= n_int:
-            break
-    pts = pts + rng.uniform(-0.1, 0.1, pts.shape) * hx
-    pts = pts[inside(pts, 0.3 * hx)]
-    return pts, edge_of, t0, h
-
-
 def problem(
     n: int = 1000,
     fine: float = 2.0,
@@ -136,29 +102,28 @@ def problem(
     """Build the study. ``n``: about how many nodes; ``fine``: fine-set density (grid
     spacing h / fine); ``k``: stencil size (0: autoselect + 4); ``poly_deg``: PHS3
     polynomial degree; ``mu``, ``spacing``: barrier weight and spacing floor (in units
-    of the initial spacing h); ``margin``: interior nodes stay margin*h inside;
-    ``width``: width of the solution's peak."""
+    of the initial spacing h); ``margin``: interior nodes stay margin*h inside and
+    boundary nodes margin*h from a corner; ``width``: width of the solution's peak."""
     if n < 50:
         raise ValueError(f"n: need at least 50 nodes, got {n}")
     if not (fine > 0 and np.isfinite(fine)):
         raise ValueError(f"fine: must be > 0, got {fine}")
     if poly_deg not in (1, 2, 3):
         raise ValueError(f"poly_deg: expected 1, 2 or 3, got {poly_deg}")
-    if not (0 < spacing < 1) or not (0 <= margin < 0.5) or mu < 0 or width <= 0:
+    if not (0 < spacing < 1) or not (0 < margin < 0.5) or mu < 0 or width <= 0:
         raise ValueError(
-            f"need 0 < spacing < 1, 0 <= margin < 0.5, mu >= 0, width > 0; got spacing={spacing}, "
+            f"need 0 < spacing < 1, 0 < margin < 0.5, mu >= 0, width > 0; got spacing={spacing}, "
             f"margin={margin}, mu={mu}, width={width}"
         )
     kk = k if k > 0 else ro.autoselect_k(2, poly_deg) + 4
     basis = ro.PHS(3, poly_deg=poly_deg)
-    pin, edge_of, t0, h = _initial_nodes(n, seed)
-    n_b = 6 + len(t0)
-    n_tot = n_b + len(pin)
+    h = ro.nodes.spacing_for(DOMAIN, n)
+    start = ro.nodes.generate(DOMAIN, h, seed=seed)
+    n_tot = len(start)
+    n_b = int(np.sum(start.kind != 0))  # corners and boundary nodes come first
     if kk > n_tot:
         raise ValueError(f"k: stencil size {kk} exceeds the number of nodes {n_tot}")
-    A_e = jnp.asarray(CORNERS[edge_of])
-    B_e = jnp.asarray(CORNERS[(edge_of + 1) % 6])
-    corners = jnp.asarray(CORNERS)
+    project = ro.nodes.projection(DOMAIN, start, margin=margin * h)
     u_fn = exact_fn(width=width)
     u_vec = jax.vmap(u_fn)
 
@@ -176,10 +141,12 @@ def problem(
     u_Y = u_vec(Yj)
     delta = spacing * h
 
+    is_corner = jnp.asarray(start.kind == 2)[:, None]
+    x_start = jnp.asarray(start.points)
+
     def nodes(p) -> jax.Array:
-        t = p["t"][:, None]
-        bnd = A_e + t * (B_e - A_e)
-        return jnp.concatenate([corners, bnd, p["interior"]], axis=0)
+        # the corners are constants (no gradient: the solution is singular at (0, 0))
+        return jnp.where(is_corner, x_start, p["points"] * h)
 
     def solve(X, adjl):
         # Rows assembled here rather than with rbfopt.fd.boundary.assemble, which needs a
@@ -217,22 +184,10 @@ def problem(
             "adjl_fine": jnp.asarray(ro.find_neighbors(X, kk, Y)),
         }
 
-    lo_m = -1 + margin * h
-
-    def project(p):
-        q = p["interior"]
-        q = jnp.clip(q, lo_m, -lo_m)
-        x, y = q[:, 0], q[:, 1]
-        m = margin * h
-        in_cut = (x > -m) & (y < m)
-        # push out of the cut-out square through its nearer side
-        to_left = (x + m) < (m - y)
-        x = jnp.where(in_cut & to_left, -m, x)
-        y = jnp.where(in_cut & ~to_left, m, y)
-        return {"interior": jnp.stack([x, y], 1), "t": jnp.clip(p["t"], 0.01, 0.99)}
-
     def init():
-        return {"interior": jnp.asarray(pin), "t": jnp.asarray(t0)}
+        # positions in units of the spacing h: the learning rate is a fraction of h at
+        # any node count
+        return {"points": jnp.asarray(start.points / h)}
 
     def _min_spacing(X):
         from scipy.spatial import cKDTree
@@ -262,19 +217,17 @@ def problem(
         aux = restencil(p)
         uh = solve(X, aux["adjl"])
         ue = u_vec(X)
-        flags = np.zeros(n_tot, np.int32)
-        flags[:n_b] = 1
         return node_cloud(
             np.asarray(X),
             {"u_h": np.asarray(uh), "u_exact": np.asarray(ue), "error": np.asarray(uh - ue)},
-            boundary=flags,
+            boundary=(start.kind != 0).astype(np.int32),
         )
 
     return Problem(
         name="poisson_nodes",
         init=init,
         loss=loss,
-        project=project,
+        project=lambda p: {"points": project(p["points"] * h) / h},
         restencil=restencil,
         to_mesh=to_mesh,
         inside=inside,
