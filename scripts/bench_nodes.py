@@ -17,6 +17,7 @@ Lower mesh ratio and CV are better.
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 
 import numpy as np
@@ -35,6 +36,11 @@ def cube():
     quads = [[0, 1, 3, 2], [4, 6, 7, 5], [0, 4, 5, 1], [2, 3, 7, 6], [0, 2, 6, 4], [1, 5, 7, 3]]
     tri = np.array([t for a, b, c, d in quads for t in ([a, b, c], [a, c, d])])
     return ro.geometry.Surface(v, tri), (v, tri)
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed(fn):
@@ -59,13 +65,16 @@ def main() -> None:
     args = ap.parse_args()
     domain, (vert, smp) = lshape() if args.dim == 2 else cube()
     d = args.dim
-    # spacing of hexagonal (2-D) / face-centred cubic (3-D) packing with n nodes
-    h = (domain.measure / args.n * (np.sqrt(3) / 2 if d == 2 else 1 / np.sqrt(2))) ** (1 / d)
+    h = ro.nodes.spacing_for(domain, args.n)
     print(f"domain {'L-shape' if d == 2 else 'unit cube'}, target N {args.n}, spacing {h:.4g}")
     print(f"{'generator':<22} {'N':>8} {'time [s]':>9} {'q':>10} {'h':>10} {'h/q':>8} {'CV':>8}")
+    rss0 = peak_rss_mb()
     first, t_first = timed(lambda: ro.nodes.generate(domain, h, seed=0))
+    del first
     ours, t_ours = timed(lambda: ro.nodes.generate(domain, h, seed=1))
+    rss1 = peak_rss_mb()
     row("rbfopt generate", ours.points, t_ours, domain, f"(first call {t_first:.2f} s)")
+    print(f"peak RSS of the process: {rss0:.0f} MB before ours, {rss1:.0f} MB after")
     if args.no_peer:
         return
     from rbf.pde.nodes import min_energy_nodes, poisson_disc_nodes
