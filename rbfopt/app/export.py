@@ -6,7 +6,9 @@
   centroid lies outside a non-convex domain (``inside`` test) and slivers are
   dropped — written as Gmsh ``.msh`` or ``.xdmf`` (+ HDF5, needs h5py) for FEM
   solvers.
-* :func:`write`: one entry point by format, atomic (temp file + ``os.replace``).
+* :func:`write`: one entry point by format; keeps the boundary groups (Gmsh
+  physical tags and names) of :func:`rbfopt.app.solver_mesh.solver_mesh` meshes;
+  atomic (temp file + ``os.replace``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
+from xml.sax.saxutils import quoteattr
 
 import meshio
 import numpy as np
@@ -24,6 +27,7 @@ __all__ = ["node_cloud", "local_spacing", "triangulate", "write", "FORMATS"]
 
 #: Export formats and their file suffixes.
 FORMATS = {"vtu": ".vtu", "msh": ".msh", "xdmf": ".xdmf"}
+_GMSH_TAGS = ("gmsh:physical", "gmsh:geometrical")
 
 
 def _points3(points: np.ndarray) -> np.ndarray:
@@ -130,6 +134,12 @@ def triangulate(
 def write(mesh: meshio.Mesh, path: str, fmt: str | None = None) -> str:
     """Write ``mesh`` to ``path`` in ``fmt`` (vtu, msh, xdmf; default from the suffix).
 
+    A mesh with ``gmsh:physical`` cell data (:func:`rbfopt.app.solver_mesh.solver_mesh`)
+    keeps its tags and physical names (``field_data``) in ``.msh`` (Gmsh 2.2); other
+    meshes get tag 1 everywhere. VTU and XDMF drop the ``gmsh:`` cell data (the
+    ``group`` cell data carries the ids) and store the names where meshio's readers
+    find them (``meshio.read(path).field_data``).
+
     The file appears atomically (written under a temporary name in the same folder,
     then renamed); XDMF's HDF5 companion is moved first, then the ``.xdmf``.
     Returns the path written.
@@ -151,7 +161,8 @@ def write(mesh: meshio.Mesh, path: str, fmt: str | None = None) -> str:
         base = os.path.basename(path)
         tmp = os.path.join(tmpdir, base)
         if fmt == "vtu":
-            meshio.write(tmp, mesh, file_format="vtu", binary=True)
+            meshio.write(tmp, _without_gmsh_tags(mesh), file_format="vtu", binary=True)
+            _add_names(tmp, fmt, mesh.field_data)
         elif fmt == "msh":
             # Gmsh 2.2 is read by every FEM code that reads Gmsh. Binary, because
             # meshio 5.3 cannot read back the ASCII NodeData it writes. Vertex cells
@@ -160,7 +171,8 @@ def write(mesh: meshio.Mesh, path: str, fmt: str | None = None) -> str:
             meshio.write(tmp, m, file_format="gmsh22", binary=True)
         else:
             # meshio's XDMF writer stores heavy data in a sibling .h5 (h5py)
-            meshio.write(tmp, mesh, file_format="xdmf")
+            meshio.write(tmp, _without_gmsh_tags(mesh), file_format="xdmf")
+            _add_names(tmp, fmt, mesh.field_data)
         for name in sorted(os.listdir(tmpdir), key=lambda n: n == base):
             os.replace(os.path.join(tmpdir, name), os.path.join(folder, name))
     finally:
@@ -169,13 +181,58 @@ def write(mesh: meshio.Mesh, path: str, fmt: str | None = None) -> str:
 
 
 def _cells_only(mesh: meshio.Mesh, types: tuple[str, ...]) -> meshio.Mesh:
-    cells = [(c.type, c.data) for c in mesh.cells if c.type in types]
-    if not cells:
+    keep = [i for i, c in enumerate(mesh.cells) if c.type in types]
+    if not keep:
         raise ValueError(f"msh: the mesh has no {'/'.join(types)} cells (triangulate first)")
+    cells = [(mesh.cells[i].type, mesh.cells[i].data) for i in keep]
     pd = {k: np.asarray(v, dtype=np.float64) for k, v in mesh.point_data.items()}
+    tags = {k: mesh.cell_data[k] for k in _GMSH_TAGS if k in mesh.cell_data}
+    if "gmsh:physical" in tags:  # a tagged mesh (solver_mesh): its groups and names
+        cd = {k: [np.asarray(v[i], dtype=np.int32) for i in keep] for k, v in tags.items()}
+        cd.setdefault("gmsh:geometrical", cd["gmsh:physical"])
+        return meshio.Mesh(
+            mesh.points, cells, point_data=pd, cell_data=cd, field_data=mesh.field_data
+        )
     # gmsh22 needs gmsh:physical / geometrical tags per cell block
-    cd = {
-        "gmsh:physical": [np.ones(len(c[1]), dtype=np.int32) for c in cells],
-        "gmsh:geometrical": [np.ones(len(c[1]), dtype=np.int32) for c in cells],
-    }
+    ones = [np.ones(len(c[1]), dtype=np.int32) for c in cells]
+    cd = {k: ones for k in _GMSH_TAGS}
     return meshio.Mesh(mesh.points, cells, point_data=pd, cell_data=cd)
+
+
+def _without_gmsh_tags(mesh: meshio.Mesh) -> meshio.Mesh:
+    """VTU / XDMF copy without the ``gmsh:`` cell data (the ``group`` ids carry them)."""
+    cd = {k: v for k, v in mesh.cell_data.items() if not k.startswith("gmsh:")}
+    return meshio.Mesh(
+        mesh.points,
+        mesh.cells,
+        point_data=mesh.point_data,
+        cell_data=cd,
+        field_data=mesh.field_data,
+    )
+
+
+def _add_names(path: str, fmt: str, field_data: Mapping[str, np.ndarray]) -> None:
+    """Write ``field_data`` (name -> [tag, dim]) into a VTU / XDMF file, which meshio's
+    writers drop but its readers read: a VTK ``FieldData`` block, or the XDMF
+    ``Information`` element meshio reads (``<map key=name dim=dim>tag</map>``)."""
+    items = [(k, np.asarray(v).ravel()) for k, v in field_data.items()]
+    if not items or any(v.shape != (2,) or v.dtype.kind not in "iu" for _, v in items):
+        return  # not Gmsh physical names: no XDMF form for it, so none in VTU either
+    if fmt == "vtu":
+        arrays = "".join(
+            f'<DataArray type="Int64" Name={quoteattr(k)} NumberOfTuples="{len(v)}" '
+            f'format="ascii">{" ".join(map(str, v))}</DataArray>'
+            for k, v in items
+        )
+        anchor, block = "<UnstructuredGrid>", f"<FieldData>{arrays}</FieldData>"
+    else:
+        maps = "".join(f'<map key={quoteattr(k)} dim="{v[1]}">{v[0]}</map>' for k, v in items)
+        anchor = '<Grid Name="Grid">'
+        block = f'<Information Name="Information" Value="{len(items)}">'
+        block += f"<![CDATA[<main>{maps}</main>]]></Information>"
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if anchor not in text:  # a meshio whose layout differs: names are lost, not the mesh
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace(anchor, anchor + block, 1))
