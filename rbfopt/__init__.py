@@ -104,9 +104,11 @@ def __getattr__(name: str):
     # Old module paths (``ro.weights``, ...) resolve to their new homes (_moved.MOVED).
     import importlib
 
-    rooms = ("grid", "geometry", "nodes", "fd", "interp", "sparse", "app")
+    rooms = ("grid", "geometry", "nodes", "studies", "fd", "interp", "sparse", "app")
     if name in rooms or f"{__name__}.{name}" in _moved.MOVED:
         return importlib.import_module(f"{__name__}.{name}")
     if name == "NodeSet":
         return importlib.import_module(f"{__name__}.nodes").NodeSet
+    if name in ("Dirichlet", "Neumann", "Robin"):
+        return getattr(importlib.import_module(f"{__name__}.studies"), name)
     raise AttributeError(f"module 'rbfopt' has no attribute {name!r}")

@@ -4,7 +4,9 @@
   values are skipped under ``jit``/``grad``);
 * :func:`as_points`: coerce points to a float64 JAX array of shape (N, d);
 * :func:`pad_rows`: pad an array to a row count by repeating its last row;
-* :func:`fmt_indices`: the offending indices of an error message, abbreviated.
+* :func:`fmt_indices`: the offending indices of an error message, abbreviated;
+* :func:`point_values`: call a user's function of points, one scalar per point or a
+  ValueError naming the argument.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["as_points", "fmt_indices", "is_tracer", "pad_rows"]
+__all__ = ["as_points", "fmt_indices", "is_tracer", "pad_rows", "point_values"]
 
 
 def is_tracer(*xs: Any) -> bool:
@@ -75,3 +77,29 @@ def fmt_indices(idx: Any, limit: int = 10) -> str:
     idx = np.asarray(idx).ravel()
     s = ", ".join(str(int(i)) for i in idx[:limit])
     return f"[{s}{', ...' if idx.size > limit else ''}] ({idx.size} in all)"
+
+
+def point_values(name: str, fn: Any, x: Any) -> np.ndarray:
+    """``fn(x)`` as a float64 array of one value per point of ``x`` (m, d).
+
+    Raises ValueError naming ``name`` when ``fn`` fails or returns another shape.
+
+    Examples:
+      >>> point_values("f", lambda x: x[:, 0] * 2, np.ones((3, 2)))
+      array([2., 2., 2.])
+      >>> point_values("f", lambda x: x, np.ones((3, 2)))
+      Traceback (most recent call last):
+      ...
+      ValueError: f: must return one value per point, shape (3,) for points of shape ...
+    """
+    m = np.shape(x)[0]
+    try:
+        v = np.asarray(fn(x), dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name}: failed on points of shape {tuple(np.shape(x))}: {e}") from e
+    if v.shape != (m,):
+        raise ValueError(
+            f"{name}: must return one value per point, shape ({m},) for points of shape "
+            f"{tuple(np.shape(x))}, got {v.shape}"
+        )
+    return v

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .._util import point_values
+
 Spacing = Callable[[np.ndarray], np.ndarray]
 
 
@@ -20,15 +22,7 @@ def as_spacing(spacing: Any, dim: int) -> tuple[Spacing, float | None]:
 
         def h(x: np.ndarray) -> np.ndarray:
             x = np.asarray(x, dtype=np.float64).reshape(-1, dim)
-            try:
-                v = np.asarray(spacing(x), dtype=np.float64)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"spacing: the callable failed on points {x.shape}: {e}") from e
-            if v.shape != (x.shape[0],):
-                raise ValueError(
-                    f"spacing: the callable must return shape ({x.shape[0]},) for points "
-                    f"of shape {x.shape}, got {v.shape}"
-                )
+            v = point_values("spacing", spacing, x)
             bad = ~(np.isfinite(v) & (v > 0))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])

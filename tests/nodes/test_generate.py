@@ -225,7 +225,7 @@ def test_to_meshio(square, tmp_path):
         (-0.1, "finite and positive"),
         (float("nan"), "finite and positive"),
         ("abc", "positive number or a callable"),
-        (lambda x: np.ones((len(x), 1)), "must return shape"),
+        (lambda x: np.ones((len(x), 1)), "must return one value per point"),
         (lambda x: -np.ones(len(x)), "finite positive values"),
         (lambda x: np.full(len(x), np.nan), "finite positive values"),
         (1e-5, "would give about 1.15e\\+10 nodes"),

@@ -1,0 +1,65 @@
+"""The global RBF-FD system of a study, assembled on traced nodes and stencils.
+
+Row sets are static (from the node kinds and groups, which an optimization keeps);
+nodes, normals and stencils may be traced. Stencils come from
+:func:`rbfopt.find_neighbors`, which puts each node first in its own stencil, so the
+identity part of Dirichlet and Robin rows sits in column 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..fd.weights import build_weights
+from ..operators import Gradient, Identity, Operator
+from ..sparse.matrix import StencilMatrix
+from ..sparse.solve import linsolve
+from ..stencils import find_neighbors
+from .conditions import Condition, data_values
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Which equation each node owns: interior rows, and per condition its rows."""
+
+    interior: np.ndarray
+    boundary: tuple[tuple[Condition, np.ndarray], ...]
+
+
+def solve(
+    op: Operator,
+    source,
+    rows: Rows,
+    x: jax.Array,
+    normals: jax.Array,
+    adjl: jax.Array,
+    basis: Any,
+) -> jax.Array:
+    """``u_h`` at the nodes ``x``: the solution of the assembled system."""
+    n, k = adjl.shape
+    values = jnp.zeros((n, k), x.dtype)
+    rhs = jnp.zeros(n, x.dtype)
+    r = rows.interior
+    if r.size:
+        values = values.at[r].set(build_weights(op, x, x[r], adjl[r], basis))
+        rhs = rhs.at[r].set(jax.vmap(source)(x[r]))
+    for bc, r in rows.boundary:
+        w = jnp.zeros((r.size, k), x.dtype).at[:, 0].set(bc.alpha)
+        if bc.beta:
+            g = build_weights(Gradient(), x, x[r], adjl[r], basis)  # (m, k, d)
+            w = w + bc.beta * jnp.einsum("mkd,md->mk", g, normals[r])
+        values = values.at[r].set(w)
+        rhs = rhs.at[r].set(data_values(bc, x[r], normals[r]))
+    return linsolve(StencilMatrix(values, adjl), rhs)
+
+
+def interpolate(points: np.ndarray, u: Any, y: np.ndarray, basis: Any, k: int) -> jax.Array:
+    """Local RBF interpolation of nodal values ``u`` at ``points`` onto ``y`` (host stencils)."""
+    adjl = jnp.asarray(find_neighbors(points, k, y))
+    w = build_weights(Identity(), jnp.asarray(points), jnp.asarray(y), adjl, basis)
+    return jnp.sum(w * jnp.asarray(u)[adjl], axis=1)

@@ -1,0 +1,172 @@
+"""ro.studies.node_layout: the assembled system against manufactured solutions (mixed
+Dirichlet / Neumann / Robin groups, convergence under refinement), the reference
+objective against the exact one, and the argument checks."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import rbfopt as ro
+from rbfopt.studies import Dirichlet, Neumann, Robin
+
+SQUARE = [[0, 0], [1, 0], [1, 1], [0, 1]]
+
+
+def u_exact(x):
+    return jnp.sin(2 * x[0]) * jnp.exp(x[1]) + x[0] * x[1]
+
+
+def lap_u(x):
+    return jnp.trace(jax.hessian(u_exact)(x))
+
+
+def flux(x, n):
+    return jnp.dot(jax.grad(u_exact)(x), n)
+
+
+def robin_data(x, n):
+    return 2.0 * u_exact(x) + flux(x, n)
+
+
+@pytest.fixture(scope="module")
+def square():
+    # edges: 0 bottom, 1 right, 2 top, 3 left
+    return ro.geometry.Polygon(SQUARE, groups={"bottom": [0], "right": [1], "left": [3]})
+
+
+def mixed(square, n, **kw):
+    bcs = {
+        "bottom": Neumann(flux),
+        "right": Robin(2.0, 1.0, robin_data),
+        "left": Dirichlet(u_exact),
+        "outer": Dirichlet(u_exact),
+    }
+    return ro.studies.node_layout(
+        square, source=lap_u, bcs=bcs, n=n, objective="exact", exact=u_exact, **kw
+    )
+
+
+def initial_error(prob):
+    p = prob.init()
+    return float(prob.loss(p, prob.restencil(p))[1]["rms_error"])
+
+
+def test_dirichlet_and_robin_converge(square):
+    # the discrete solution approaches the manufactured one at about the order of
+    # PHS3 + quadratics (2) as the node count grows 4x (h halves)
+    bcs = {
+        "bottom": Dirichlet(u_exact),
+        "right": Robin(2.0, 1.0, robin_data),
+        "left": Dirichlet(u_exact),
+        "outer": Dirichlet(u_exact),
+    }
+
+    def err(n):
+        return initial_error(
+            ro.studies.node_layout(
+                square, source=lap_u, bcs=bcs, n=n, objective="exact", exact=u_exact
+            )
+        )
+
+    e1, e2 = err(300), err(1200)
+    assert e2 < 5e-4 and np.log(e1 / e2) / np.log(2.0) > 1.5
+
+
+def test_neumann_rows_are_second_order_consistent(square):
+    # the Neumann rows applied to the exact solution leave a residual O(h^2)
+    def residual(n):
+        ns = ro.nodes.generate(square, ro.nodes.spacing_for(square, n))
+        x = jnp.asarray(ns.points)
+        adjl = jnp.asarray(ro.find_neighbors(ns.points, 16))
+        r = np.flatnonzero((ns.kind != 0) & (ns.group == square.group_id("bottom")))
+        g = ro.build_weights(ro.Gradient(), x, x[r], adjl[r], ro.PHS(3, poly_deg=2))
+        nrm = jnp.asarray(ns.normals)[r]
+        u = jax.vmap(u_exact)(x)
+        res = jnp.sum(jnp.einsum("mkd,md->mk", g, nrm) * u[adjl[r]], 1) - jax.vmap(flux)(x[r], nrm)
+        return float(jnp.max(jnp.abs(res)))
+
+    assert np.log(residual(300) / residual(1200)) / np.log(2.0) > 1.5
+
+
+def test_mixed_with_neumann_is_accurate(square):
+    # with a Neumann group the global error still falls as the nodes refine (its order
+    # is lower, ~1 here: one-sided derivative rows)
+    e1, e2 = initial_error(mixed(square, 300)), initial_error(mixed(square, 1200))
+    assert e2 < e1 < 3e-3
+
+
+def test_reference_objective_close_to_exact(square):
+    exact = mixed(square, 300)
+    ref = ro.studies.node_layout(
+        square,
+        source=lap_u,
+        bcs=dict(
+            bottom=Neumann(flux),
+            right=Robin(2.0, 1.0, robin_data),
+            left=Dirichlet(u_exact),
+            outer=Dirichlet(u_exact),
+        ),
+        n=300,
+        objective="reference",
+        exact=u_exact,
+    )
+    p = ref.init()
+    m = ref.loss(p, ref.restencil(p))[1]
+    # the reference (9x the nodes, PHS5 + quartics) is far more accurate than the
+    # coarse solution, so its difference from it is about the true error
+    assert abs(float(m["objective_rms"]) / float(m["rms_error"]) - 1) < 0.1
+    assert abs(float(m["rms_error"]) / initial_error(exact) - 1) < 0.5
+
+
+def test_short_run_and_report(square):
+    prob = mixed(square, 200, name="mixed")
+    res = ro.optimize.run(prob, "adam", 4, lr=0.02, progress=False)
+    assert all(np.isfinite(r["loss"]) for r in res.history)
+    rep = prob.report(res.params)
+    assert rep["objective"] == "exact" and rep["n_nodes"] == len(prob.init()["points"])
+    assert rep["true_rms_error_initial"] > 0 and rep["error_reduction_factor"] > 0
+    mesh = prob.to_mesh(res.params)
+    assert {"u_h", "u_exact", "error", "kind", "group"} <= set(mesh.point_data)
+
+
+def test_operator_sum_and_custom(square):
+    # -Laplacian u + u = f, as a sum of operator descriptions
+    op = ro.Laplacian() * -1.0 + ro.Identity()
+    prob = ro.studies.node_layout(
+        square,
+        source=lambda x: -lap_u(x) + u_exact(x),
+        bcs={g: Dirichlet(u_exact) for g in square.group_names},
+        operator=op,
+        n=400,
+        objective="exact",
+        exact=u_exact,
+    )
+    assert initial_error(prob) < 5e-3
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(bcs={"nope": Dirichlet(0.0)}), r"bcs: unknown boundary groups \['nope'\]"),
+        (dict(bcs={"bottom": Dirichlet(0.0)}), r"bcs: no condition for the boundary groups"),
+        (
+            dict(bcs={g: Neumann(0.0) for g in ("bottom", "right", "left", "outer")}),
+            "every group has a Neumann condition",
+        ),
+        (dict(source=lambda x: x), r"source: must return one value per point"),
+        (dict(source=lambda x: jnp.log(x[0] - 0.5)), r"source: NaN or inf at nodes"),
+        (dict(objective="exact"), "exact: objective='exact' needs"),
+        (dict(objective="best"), "objective: expected"),
+        (dict(max_reference_nodes=100), r"reference: the reference node set"),
+        (dict(barrier=1.0), r"tuning: unknown options \['barrier'\]"),
+        (dict(n=100, spacing=0.1), "n, spacing: give one"),
+    ],
+)
+def test_bad_input(square, kwargs, match):
+    args = dict(source=lap_u, bcs={g: Dirichlet(u_exact) for g in square.group_names}, n=100)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        ro.studies.node_layout(square, **args)
