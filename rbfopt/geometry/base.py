@@ -21,7 +21,7 @@ import numpy as np
 from .. import _util
 from . import _bvh, _simplex
 
-_EAGER_SIZES = (4096, 65536)
+_EAGER_CHUNK = 8192
 
 
 class Domain:
@@ -81,12 +81,11 @@ class Domain:
         m = x.shape[0]
         if _util.is_tracer(x):
             return _run(self._kind, self._arrays, x)
-        # eager calls: queries padded to one of a few sizes and larger counts run in
-        # chunks, so that callers whose point counts vary (node generation) compile
-        # at most len(_EAGER_SIZES) times per domain instead of once per count; the
-        # padding and slicing are numpy's (eager JAX slices and jnp.asarray compile
-        # once per shape, jax.device_put does not)
-        size = next((s for s in _EAGER_SIZES if s >= m), _EAGER_SIZES[-1])
+        # eager calls run in chunks of one padded size, so that callers whose point
+        # counts vary (node generation) compile once per domain size, not once per
+        # count (a compile costs ~1 s, a chunk ~4 ms); the padding and slicing are
+        # numpy's (eager JAX slices and jnp.asarray compile once per shape)
+        size = _EAGER_CHUNK
         xn = np.asarray(x)
         parts = [
             _run(self._kind, self._arrays, _pad_rows(xn[a : a + size], size))
