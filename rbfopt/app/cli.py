@@ -236,7 +236,7 @@ def _check_resume(prob, out: str, opt_name: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import export
+    from . import export, outputs
     from .checkpoint import load
     from .problem import initial_params
 
@@ -266,9 +266,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     folder = os.path.dirname(os.path.abspath(out))
     _check_writable(folder)
     if args.format != "vtu":
-        if np.ptp(mesh.points[:, 2]) > 0 or np.ptp(mesh.points[:, 1]) == 0:
-            raise CLIError(f"{args.format}: triangulated export needs a 2-D node set")
-        mesh = export.triangulate(mesh.points[:, :2], prob.inside, point_data=dict(mesh.point_data))
+        solver = outputs.solver_ready(prob, mesh, export)
+        if solver is None:
+            raise CLIError(f"{args.format}: triangulated export needs a 2-D node set or a domain")
+        mesh = solver
     try:
         export.write(mesh, out, args.format)
     except ValueError as e:

@@ -17,7 +17,7 @@ import numpy as np
 from . import records
 from .checkpoint import CHECKPOINT_NAME
 
-__all__ = ["publish", "write_outputs", "one_line_summary"]
+__all__ = ["publish", "write_outputs", "one_line_summary", "solver_ready"]
 
 
 def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +38,8 @@ def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, A
 
     stage = tempfile.mkdtemp(prefix=".stage-", dir=out)
     try:
-        files = write_outputs(prob, prob.init(), res, stage, export, plotting)
+        extra: dict[str, Any] = {}
+        files = write_outputs(prob, prob.init(), res, stage, export, plotting, extra)
         first, last = res.history[0], res.history[-1]
         summary = dict(
             facts,
@@ -50,6 +51,7 @@ def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, A
             optimizer_time_s=res.elapsed,
             files=sorted(files + ["summary.json", "history.csv", CHECKPOINT_NAME]),
         )
+        summary.update(extra)
         if prob.report is not None:
             summary["report"] = dict(prob.report(res.params))
         records.write_history_csv(res.history, os.path.join(stage, "history.csv"))
@@ -81,11 +83,37 @@ def one_line_summary(s: dict[str, Any], out: str) -> str:
     return "; ".join(parts) + f"; outputs in {out}"
 
 
+def solver_ready(prob: Any, nodes: Any, export: Any) -> Any:
+    """The mesh a finite-element code reads, from the node cloud ``nodes`` (meshio):
+    with the domain's boundary groups when ``prob.domain`` is set (2-D or 3-D), else a
+    plain Delaunay triangulation of 2-D nodes; None for other node sets."""
+    data = dict(nodes.point_data)
+    if getattr(prob, "domain", None) is not None:
+        from .solver_mesh import solver_mesh
+
+        d = prob.domain.dim
+        kind = data.get("kind")
+        mesh = solver_mesh(nodes.points[:, :d], prob.domain, kind=kind)
+        mesh.point_data.update({k: np.asarray(v) for k, v in data.items() if k != "kind"})
+        return mesh
+    pts = nodes.points
+    if len(pts) < 3 or np.ptp(pts[:, 2]) > 0 or np.ptp(pts[:, 1]) == 0:
+        return None
+    return export.triangulate(pts[:, :2], prob.inside, point_data=data)
+
+
 def write_outputs(
-    prob: Any, p0: Any, res: Any, stage: str, export: Any, plotting: Any
+    prob: Any,
+    p0: Any,
+    res: Any,
+    stage: str,
+    export: Any,
+    plotting: Any,
+    extra: dict[str, Any] | None = None,
 ) -> list[str]:
     """Plots and meshes of the initial ``p0`` and best parameters into ``stage``;
-    returns the file names. Example: see :func:`publish`."""
+    returns the file names and puts the solver mesh's quality (initial and optimized)
+    into ``extra["mesh_quality"]``. Example: see :func:`publish`."""
     files = []
     plotting.plot_convergence(res.history, os.path.join(stage, "convergence.png"), prob.name)
     files.append("convergence.png")
@@ -105,11 +133,17 @@ def write_outputs(
         title=prob.name,
     )
     files.append("nodes.png")
+    mesh = solver_ready(prob, m1, export)
+    if mesh is not None:
+        export.write(mesh, os.path.join(stage, "mesh.msh"))
+        files.append("mesh.msh")
+        if extra is not None:
+            from .solver_mesh import mesh_quality
+
+            before = mesh_quality(solver_ready(prob, m0, export))
+            extra["mesh_quality"] = {"initial": before, "optimized": mesh_quality(mesh)}
     if dim == 2:
         xy = m1.points[:, :2]
-        tri = export.triangulate(xy, prob.inside, point_data=dict(m1.point_data))
-        export.write(tri, os.path.join(stage, "mesh.msh"))
-        files.append("mesh.msh")
         fields = {
             k: v
             for k, v in m1.point_data.items()

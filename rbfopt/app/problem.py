@@ -21,6 +21,9 @@
 * ``to_mesh(params) -> meshio.Mesh``: the node set with point data, for export.
 * ``inside(points) -> bool array`` (optional): domain test used to drop Delaunay
   triangles of a non-convex domain.
+* ``domain`` (optional): the :mod:`rbfopt.geometry` domain of a node-layout study;
+  runs then export ``mesh.msh`` with the domain's boundary groups as Gmsh physical
+  groups (:func:`rbfopt.app.solver_mesh.solver_mesh`) and its quality in ``summary.json``.
 * ``report(params) -> dict`` (optional): figures computed once at the end, outside
   jit (reference solutions, brute-force scans) for ``summary.json``.
 * ``options``: the options the problem was built with (stored in checkpoints; a
@@ -65,6 +68,7 @@ class Problem:
     inside: Callable[[np.ndarray], np.ndarray] | None = None
     report: Callable[[Any], Mapping[str, Any]] | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    domain: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

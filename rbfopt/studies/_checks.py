@@ -19,7 +19,21 @@ def tuning(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, A
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise ValueError(f"tuning: unknown options {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **given}
+    opts = {**defaults, **given}
+    ranges = {
+        "mu": (0, np.inf, True),
+        "spacing_floor": (0, 1, False),
+        "margin": (0, 0.5, False),
+        "fine": (0, np.inf, False),
+        "reference_refine": (1, np.inf, False),
+    }
+    for key, (lo, hi, closed) in ranges.items():
+        v = opts[key]
+        ok = isinstance(v, (int, float)) and (lo <= v if closed else lo < v) and v < hi
+        if not ok:
+            brackets = "[" if closed else "("
+            raise ValueError(f"{key}: must be in {brackets}{lo}, {hi}), got {v!r}")
+    return opts
 
 
 def conditions(domain: Any, bcs: Any) -> Callable[[Any], Rows]:

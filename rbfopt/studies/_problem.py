@@ -110,6 +110,7 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
         to_mesh=to_mesh,
         inside=lambda pts: np.asarray(domain.contains(np.asarray(pts)[:, : domain.dim])),
         report=report,
+        domain=domain,
     )
 
 

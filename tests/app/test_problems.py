@@ -70,7 +70,7 @@ def test_poisson_nodes_small_run_keeps_constraints():
     assert all(np.isfinite(r["loss"]) for r in h) and h[-1]["loss"] < h[0]["loss"]
     # the metrics come from the loss's own evaluation (no second solve per step)
     assert prob.metrics is None
-    assert {"fine_rms_error", "min_spacing", "barrier"} <= set(h[-1])
+    assert {"objective_rms", "rms_error", "min_spacing", "barrier"} <= set(h[-1])
     assert h[-1]["barrier"] >= 0 and 0 < h[-1]["min_spacing"] < 0.3
     mesh = prob.to_mesh(res.last_params)
     X, bnd = mesh.points[:, :2], mesh.point_data["boundary"] == 1
