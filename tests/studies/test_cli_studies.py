@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+import numpy as np
 import pytest
 
 from rbfopt.app.cli import main
@@ -59,6 +60,29 @@ def test_runs_and_exports_groups(study_file, tmp_path):
 
     mesh = meshio.read(out / "mesh.msh")
     assert {"left", "outer", "hole0"} <= set(mesh.field_data)
+    # a finite-element code reads it: scikit-fem finds the groups by name and a P2
+    # solve of the study's problem (u = sin(2x) e^y, all groups Dirichlet) is accurate
+    skfem = pytest.importorskip("skfem")
+    from skfem.helpers import dot, grad
+
+    m = skfem.MeshTri.load(str(out / "mesh.msh"))
+    assert {"left", "outer", "hole0"} <= set(m.boundaries)
+    hole = m.p[:, m.facets[:, m.boundaries["hole0"]]].mean(axis=1)
+    assert np.all(np.abs(hole - 0.5).max(axis=0) < 0.1 + 1e-12)
+    basis = skfem.Basis(m, skfem.ElementTriP2())
+
+    def exact(x, y):
+        return np.sin(2 * x) * np.exp(y)
+
+    lap = skfem.BilinearForm(lambda u, v, w: dot(grad(u), grad(v))).assemble(basis)
+    # -lap u = (4 - 1) sin(2x) e^y
+    b = skfem.LinearForm(lambda v, w: 3 * np.sin(2 * w.x[0]) * np.exp(w.x[1]) * v).assemble(basis)
+    dofs = np.concatenate(
+        [basis.get_dofs(m.boundaries[g]).all() for g in ("left", "outer", "hole0")]
+    )
+    u = skfem.solve(*skfem.condense(lap, b, x=exact(*basis.doflocs), D=np.unique(dofs)))
+    err = skfem.Functional(lambda w: (w["uh"] - exact(*w.x)) ** 2)
+    assert np.sqrt(err.assemble(basis, uh=basis.interpolate(u))) < 1e-3
 
 
 @pytest.mark.parametrize(
