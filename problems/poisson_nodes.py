@@ -72,15 +72,19 @@ def problem(
     spacing_floor: float = 0.3,
     margin: float = 0.25,
     fine: float = 2.0,
+    mesh_weight: float = 0.0,
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``width``:
     of the solution's peak; ``k``: stencil size (0: automatic); ``mu``,
-    ``spacing_floor``, ``margin``, ``fine``: see :func:`rbfopt.studies.node_layout`."""
+    ``spacing_floor``, ``margin``, ``fine``, ``mesh_weight`` (> 0: keep the triangles
+    fit for finite elements): see :func:`rbfopt.studies.node_layout`."""
     if width <= 0:
         raise ValueError(f"width: must be > 0, got {width}")
     u = exact_fn(width=width)
-    tuning = dict(mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine)
+    tuning = dict(
+        mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight
+    )
     prob = ro.studies.node_layout(
         DOMAIN,
         source=lambda x: jnp.trace(jax.hessian(u)(x)),

@@ -26,6 +26,8 @@ def tuning(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, A
         "margin": (0, 0.5, False),
         "fine": (0, np.inf, False),
         "reference_refine": (1, np.inf, False),
+        "mesh_weight": (0, np.inf, True),
+        "mesh_ratio_floor": (0, 1, False),
     }
     for key, (lo, hi, closed) in ranges.items():
         v = opts[key]

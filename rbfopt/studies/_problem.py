@@ -15,6 +15,7 @@ from ..app.problem import Problem
 from ..fd.weights import build_weights
 from ..operators import Identity
 from ..stencils import find_neighbors
+from . import _mesh_term
 from ._system import interpolate, solve
 
 
@@ -27,6 +28,7 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
     on_bnd = np.flatnonzero(start.kind == 1)
     project_x = _nodes.projection(domain, start, margin=opts["margin"] * h)
     delta = opts["spacing_floor"] * h
+    mesh_term = opts["mesh_weight"] > 0
 
     def nodes(p):
         return jnp.where(fixed, x0, p["points"] * h)
@@ -54,14 +56,22 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
         metrics = {"objective_rms": err, "barrier": barrier, "min_spacing": dmin}
         if target["exact"] is not None:
             metrics["rms_error"] = jnp.sqrt(jnp.mean((u_eval - target["exact"]) ** 2))
-        return jnp.log(err) + opts["mu"] * barrier, metrics
+        value = jnp.log(err) + opts["mu"] * barrier
+        if mesh_term:
+            shape, worst = _mesh_term.penalty(nodes(p), aux, opts["mesh_ratio_floor"])
+            metrics.update(mesh_penalty=shape, min_radius_ratio=worst)
+            value = value + opts["mesh_weight"] * shape
+        return value, metrics
 
     def restencil(p):
         x = np.asarray(nodes(p))
-        return {
+        aux = {
             "adjl": jnp.asarray(find_neighbors(x, k)),
             "adjl_eval": jnp.asarray(find_neighbors(x, k, np.asarray(y))),
         }
+        if mesh_term:
+            aux.update({key: jnp.asarray(v) for key, v in _mesh_term.cells(x, domain).items()})
+        return aux
 
     def init():
         # positions in units of h: the learning rate is a fraction of the spacing

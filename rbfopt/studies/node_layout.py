@@ -19,6 +19,10 @@ with ``delta = spacing_floor * h`` (a barrier against collapsing nodes) and the 
   generated node set (spacing ``h / reference_refine``) with a higher-order basis
   (PHS5 + degree 4 by default), on its own nodes. The report estimates how far the
   reference is from converged by a second, finer reference.
+
+With ``mesh_weight > 0`` (2-D), the loss adds ``mesh_weight`` times a penalty on
+Delaunay triangles of radius ratio below ``mesh_ratio_floor`` (``_mesh_term``), for
+users who hand the nodes to a finite-element code.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ TUNING = {
     "reference_basis": PHS(5, poly_deg=4),
     "max_reference_nodes": 400_000,
     "max_eval_points": 20_000,
+    "mesh_weight": 0.0,  # > 0: the triangle-shape term for finite-element users (2-D)
+    "mesh_ratio_floor": 0.6,  # radius ratio 2 r / R below which triangles are penalized
     "name": "node_layout",
 }
 
@@ -102,6 +108,8 @@ def node_layout(
       True
     """
     opts = _checks.tuning(tuning, TUNING)
+    if opts["mesh_weight"] > 0 and domain.dim != 2:
+        raise ValueError("mesh_weight: the mesh-quality term is for 2-D studies (triangles)")
     operator = Laplacian() if operator is None else operator
     basis = PHS(3, poly_deg=2) if basis is None else basis
     rows_of = _checks.conditions(domain, bcs)
