@@ -87,7 +87,7 @@ def point_values(name: str, fn: Any, x: Any) -> np.ndarray:
     Examples:
       >>> point_values("f", lambda x: x[:, 0] * 2, np.ones((3, 2)))
       array([2., 2., 2.])
-      >>> point_values("f", lambda x: x, np.ones((3, 2)))
+      >>> point_values("f", lambda x: x, np.ones((3, 2)))  # doctest: +ELLIPSIS
       Traceback (most recent call last):
       ...
       ValueError: f: must return one value per point, shape (3,) for points of shape ...
