@@ -63,6 +63,16 @@ def exact_fn(center=(-0.4, 0.4), width=0.08):
     return u
 
 
+def spec(width: float = 0.08) -> dict:
+    """The PDE: ``source``, ``bcs`` and ``exact`` for :func:`rbfopt.studies.node_layout`."""
+    if width <= 0:
+        raise ValueError(f"width: must be > 0, got {width}")
+    u = exact_fn(width=width)
+    return dict(
+        source=lambda x: jnp.trace(jax.hessian(u)(x)), bcs={"outer": ro.Dirichlet(u)}, exact=u
+    )
+
+
 def problem(
     n: int = 1000,
     objective: str = "exact",
@@ -79,23 +89,12 @@ def problem(
     of the solution's peak; ``k``: stencil size (0: automatic); ``mu``,
     ``spacing_floor``, ``margin``, ``fine``, ``mesh_weight`` (> 0: keep the triangles
     fit for finite elements): see :func:`rbfopt.studies.node_layout`."""
-    if width <= 0:
-        raise ValueError(f"width: must be > 0, got {width}")
-    u = exact_fn(width=width)
     tuning = dict(
         mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight
     )
     prob = ro.studies.node_layout(
-        DOMAIN,
-        source=lambda x: jnp.trace(jax.hessian(u)(x)),
-        bcs={"outer": ro.Dirichlet(u)},
-        n=n,
-        k=k,
-        objective=objective,
-        exact=u,
-        seed=seed,
-        name="poisson_nodes",
-        **tuning,
-    )
+        DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed,
+        name="poisson_nodes", **tuning,
+    )  # fmt: skip
     prob.options = dict(n=n, objective=objective, width=width, k=k, seed=seed, **tuning)
     return prob

@@ -1,0 +1,73 @@
+"""Move RBF-FD nodes on a plate with two holes and mixed Dirichlet/Neumann groups.
+
+Problem. On ``Omega = (0, 2) x (0, 1)`` minus a square hole (group ``square``) and a
+12-sided round hole (group ``round``) solve ``Delta u = f`` with the manufactured
+``u = exp(-|x - c|^2 / (2 w^2)) + 0.5 x y`` (a peak of width ``w`` at ``c = (1.45, 0.3)``,
+near the round hole): Neumann ``n . grad u = g`` on the left edge (``inlet``) and on
+the round hole, Dirichlet ``u = g`` on the rest of the outer boundary and on the square
+hole. About ``n`` nodes, PHS3 + quadratics; ``objective`` "exact" (default) or
+"reference" (no solution used).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import rbfopt as ro
+from rbfopt.app import Problem
+
+DEFAULTS = {
+    "steps": 100,
+    "optimizer": "adam",
+    "lr": 0.037,
+    "schedule": "cosine",
+    "restencil_every": 1,
+}
+
+PEAK = (1.45, 0.3)
+_ANGLES = 2 * np.pi * np.arange(12) / 12
+DOMAIN = ro.geometry.Polygon(
+    [[0, 0], [2, 0], [2, 1], [0, 1]],
+    holes=[
+        [[0.4, 0.35], [0.7, 0.35], [0.7, 0.65], [0.4, 0.65]],
+        np.stack([1.3 + 0.15 * np.cos(_ANGLES), 0.6 + 0.15 * np.sin(_ANGLES)], 1),
+    ],
+    groups={"inlet": [3], "square": [4, 5, 6, 7], "round": list(range(8, 20))},
+)
+
+
+def exact_fn(width: float = 0.08):
+    c = jnp.asarray(PEAK)
+
+    def u(x):
+        return jnp.exp(-jnp.sum((x - c) ** 2) / (2 * width**2)) + 0.5 * x[0] * x[1]
+
+    return u
+
+
+def spec(width: float = 0.08) -> dict:
+    """The PDE: ``source``, ``bcs`` and ``exact`` for :func:`rbfopt.studies.node_layout`."""
+    if width <= 0:
+        raise ValueError(f"width: must be > 0, got {width}")
+    u = exact_fn(width)
+    flux = ro.Neumann(lambda x, nrm: jnp.dot(jax.grad(u)(x), nrm))
+    return dict(
+        source=lambda x: jnp.trace(jax.hessian(u)(x)),
+        bcs={"inlet": flux, "round": flux, "square": ro.Dirichlet(u), "outer": ro.Dirichlet(u)},
+        exact=u,
+    )
+
+
+def problem(
+    n: int = 1000, objective: str = "exact", width: float = 0.08, k: int = 20, seed: int = 0
+) -> Problem:
+    """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``k``:
+    stencil size (20: with the default 16, the Neumann rows on the round hole, a concave
+    boundary, make the starting solve 15x less accurate)."""
+    prob = ro.studies.node_layout(
+        DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed, name="poisson_holes"
+    )
+    prob.options = dict(n=n, objective=objective, width=width, k=k, seed=seed)
+    return prob
