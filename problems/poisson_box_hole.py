@@ -21,13 +21,7 @@ import numpy as np
 import rbfopt as ro
 from rbfopt.app import Problem
 
-DEFAULTS = {
-    "steps": 60,
-    "optimizer": "adam",
-    "lr": 0.03,
-    "schedule": "cosine",
-    "restencil_every": 1,
-}
+DEFAULTS = {**ro.studies.DEFAULTS, "steps": 60, "lr": 0.03}
 
 HOLE_RADIUS = 0.4
 

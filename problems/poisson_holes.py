@@ -18,13 +18,7 @@ import numpy as np
 import rbfopt as ro
 from rbfopt.app import Problem
 
-DEFAULTS = {
-    "steps": 100,
-    "optimizer": "adam",
-    "lr": 0.037,
-    "schedule": "cosine",
-    "restencil_every": 1,
-}
+DEFAULTS = dict(ro.studies.DEFAULTS)
 
 PEAK = (1.45, 0.3)
 _ANGLES = 2 * np.pi * np.arange(12) / 12

@@ -27,16 +27,7 @@ import numpy as np
 import rbfopt as ro
 from rbfopt.app import Problem
 
-# Stencils are refreshed every step: the objective jumps when neighbour lists
-# change, and stale stencils let the optimizer exploit lists that a fresh search
-# would not pick (errors that come back at the next refresh).
-DEFAULTS = {
-    "steps": 100,
-    "optimizer": "adam",
-    "lr": 0.037,
-    "schedule": "cosine",
-    "restencil_every": 1,
-}
+DEFAULTS = dict(ro.studies.DEFAULTS)
 
 #: Corners of the L-shape, counter-clockwise.
 CORNERS = np.array([[-1.0, -1.0], [0.0, -1.0], [0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [-1.0, 1.0]])

@@ -86,9 +86,8 @@ class Domain:
         # count (a compile costs ~1 s, a chunk ~4 ms); the padding and slicing are
         # numpy's (eager JAX slices and jnp.asarray compile once per shape)
         size = _EAGER_CHUNK
-        xn = np.asarray(x)
         parts = [
-            _run(self._kind, self._arrays, _pad_rows(xn[a : a + size], size))
+            _run(self._kind, self._arrays, _pad_rows(x[a : a + size], size))
             for a in range(0, m, size)
         ]
         return tuple(

@@ -111,7 +111,7 @@ def generate(
     # boundary chains of different loops may come close: keep the rule among them
     keep = _thin(pts, hfun(pts), kinds == FEATURE)
     pts, kinds = pts[keep], kinds[keep]
-    _, nrm, grp = (np.asarray(a) for a in _closest(domain, pts))
+    _, nrm, grp = _closest(domain, pts)
     inner = _fill(domain, pts, hfun, rng)
     if repel and len(inner):
         inner = _repel(domain, pts, inner, hfun, repel)
@@ -132,13 +132,10 @@ def generate(
 
 # ---------------------------------------------------------------- domain queries
 def _sdf(domain: Any, x: np.ndarray) -> np.ndarray:
-    return np.asarray(domain.sdf(x)) if len(x) else np.zeros(0)
+    return np.asarray(domain.sdf(x))
 
 
 def _closest(domain: Any, x: np.ndarray):
-    if len(x) == 0:
-        z = np.zeros((0, domain.dim))
-        return z, z, np.zeros(0, np.int64)
     return tuple(np.asarray(a) for a in domain.closest(x))
 
 

@@ -6,9 +6,10 @@
 """
 
 from .conditions import Dirichlet, Neumann, Robin, data_values
-from .node_layout import TUNING, node_layout, reference_solution
+from .node_layout import DEFAULTS, TUNING, node_layout, reference_solution
 
 __all__ = [
+    "DEFAULTS",
     "Dirichlet",
     "Neumann",
     "Robin",

@@ -61,12 +61,11 @@ def conditions(domain: Any, bcs: Any) -> Callable[[Any], Rows]:
 
     def rows_of(nodes) -> Rows:
         kind, group = np.asarray(nodes.kind), np.asarray(nodes.group)
-        blocks = tuple(
-            (bc, np.flatnonzero((kind != 0) & (group == i)))
-            for bc, i in order
-            if np.any((kind != 0) & (group == i))
+        group = np.where(kind != 0, group, -1)
+        blocks = ((bc, np.flatnonzero(group == i)) for bc, i in order)
+        return Rows(
+            interior=np.flatnonzero(kind == 0), boundary=tuple(b for b in blocks if b[1].size)
         )
-        return Rows(interior=np.flatnonzero(kind == 0), boundary=blocks)
 
     return rows_of
 

@@ -26,9 +26,9 @@ def cells(x: np.ndarray, domain: Any) -> dict[str, np.ndarray]:
     """Delaunay triangles of ``x`` inside ``domain``, padded to 2 N rows, with a mask."""
     tri = Delaunay(x).simplices
     tri = tri[np.asarray(domain.contains(x[tri].mean(axis=1)))]
-    # flat triangles along straight boundaries (collinear boundary nodes) are no cells
-    rho = np.asarray(radius_ratio(jnp.asarray(x), jnp.asarray(tri)))
-    tri = tri[rho > 1e-6]
+    # flat triangles along straight boundaries (collinear boundary nodes) are no cells;
+    # numpy here: eager JAX would compile once per triangle count, at every restencil
+    tri = tri[radius_ratio(x, tri) > 1e-6]
     cap = 2 * len(x)
     mask = np.zeros(cap)
     mask[: len(tri)] = 1.0
@@ -36,10 +36,12 @@ def cells(x: np.ndarray, domain: Any) -> dict[str, np.ndarray]:
     return {"cells": np.concatenate([tri, pad])[:cap], "cell_mask": mask}
 
 
-def radius_ratio(x: jax.Array, tri: jax.Array) -> jax.Array:
-    """``2 r / R`` of the triangles ``tri`` (m, 3) of the points ``x`` (n, 2)."""
+def radius_ratio(x: jax.Array | np.ndarray, tri: jax.Array | np.ndarray) -> jax.Array | np.ndarray:
+    """``2 r / R`` of the triangles ``tri`` (m, 3) of the points ``x`` (n, 2); numpy in,
+    numpy out."""
+    xp = np if isinstance(x, np.ndarray) else jnp
     a, b, c = x[tri[:, 0]], x[tri[:, 1]], x[tri[:, 2]]
-    la, lb, lc = (jnp.linalg.norm(v, axis=1) for v in (b - c, c - a, a - b))
+    la, lb, lc = (xp.linalg.norm(v, axis=1) for v in (b - c, c - a, a - b))
     e1, e2 = b - a, c - a
     area = 0.5 * (e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
     return 16 * area**2 / (la * lb * lc * (la + lb + lc))

@@ -20,7 +20,10 @@ from ._system import interpolate, solve
 
 
 def build(domain, start, h, rows, operator, source, basis, k, target, exact, opts) -> Problem:
-    """Assemble the study's callables around the starting node set ``start``."""
+    """Assemble the study's callables around the starting node set ``start``.
+
+    One closure per callable of the :class:`~rbfopt.Problem`; they share the study's
+    constants (nodes, targets, options), which is why they stay in one function."""
     y = jnp.asarray(target["y"])
     u_y = jnp.asarray(target["u"])
     fixed = jnp.asarray(start.kind == 2)[:, None]
@@ -41,6 +44,7 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
         return nrm
 
     def evaluate(p, aux):
+        """The loss value, its metrics and the discrete solution u_h at the nodes."""
         x = nodes(p)
         uh = solve(operator, source, rows, x, normals(x), aux["adjl"], basis)
         w = build_weights(Identity(), x, y, aux["adjl_eval"], basis)
@@ -48,19 +52,19 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
         nb = aux["adjl"][:, 1:]
         d = jnp.sqrt(jnp.sum((x[:, None, :] - x[nb]) ** 2, axis=-1))
         barrier = jnp.sum(jax.nn.relu(1.0 - d / delta) ** 2) / x.shape[0]
-        return u_eval, barrier, jnp.min(d)
-
-    def loss(p, aux):
-        u_eval, barrier, dmin = evaluate(p, aux)
         err = jnp.sqrt(jnp.mean((u_eval - u_y) ** 2))
-        metrics = {"objective_rms": err, "barrier": barrier, "min_spacing": dmin}
+        metrics = {"objective_rms": err, "barrier": barrier, "min_spacing": jnp.min(d)}
         if target["exact"] is not None:
             metrics["rms_error"] = jnp.sqrt(jnp.mean((u_eval - target["exact"]) ** 2))
         value = jnp.log(err) + opts["mu"] * barrier
         if mesh_term:
-            shape, worst = _mesh_term.penalty(nodes(p), aux, opts["mesh_ratio_floor"])
+            shape, worst = _mesh_term.penalty(x, aux, opts["mesh_ratio_floor"])
             metrics.update(mesh_penalty=shape, min_radius_ratio=worst)
             value = value + opts["mesh_weight"] * shape
+        return value, metrics, uh
+
+    def loss(p, aux):
+        value, metrics, _ = evaluate(p, aux)
         return value, metrics
 
     def restencil(p):
@@ -83,15 +87,12 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
         out["n_eval"] = int(y.shape[0])
         check = None if exact is None else _check_points(domain, opts["max_eval_points"])
         for label, q in (("initial", init()), ("optimized", p)):
-            aux = restencil(q)
-            _, metrics = loss(q, aux)
+            _, metrics, uh = evaluate(q, restencil(q))
             for key, v in metrics.items():
                 out[f"{key}_{label}"] = float(v)
-            x = nodes(q)
-            xn = np.asarray(x)
+            xn = np.asarray(nodes(q))
             out[f"min_spacing_{label}"] = float(cKDTree(xn).query(xn, k=2)[0][:, 1].min())
             if check is not None:
-                uh = solve(operator, source, rows, x, normals(x), aux["adjl"], basis)
                 u_c = interpolate(xn, uh, check, basis, k)
                 err = np.sqrt(np.mean((np.asarray(u_c) - jax.vmap(exact)(check)) ** 2))
                 out[f"true_rms_error_{label}"] = float(err)

@@ -43,6 +43,19 @@ from . import _checks
 from ._problem import build
 from ._system import solve
 
+#: Driver settings of a node-layout study, for a problem file's ``DEFAULTS``. Positions
+#: are in units of h, so ``lr`` is a fraction of the spacing at any node count. Stencils
+#: are refreshed every step: the objective jumps when neighbour lists change, and stale
+#: stencils let the optimizer exploit lists that a fresh search would not pick (errors
+#: that come back at the next refresh).
+DEFAULTS = {
+    "steps": 100,
+    "optimizer": "adam",
+    "lr": 0.037,
+    "schedule": "cosine",
+    "restencil_every": 1,
+}
+
 TUNING = {
     "mu": 10.0,  # barrier weight
     "spacing_floor": 0.3,  # barrier distance, in units of h
