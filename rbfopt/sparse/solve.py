@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 
 import jax
@@ -44,9 +45,11 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from .._util import fmt_indices, is_tracer
+from .amg import AMG
+from .krylov import _krylov, default_maxiter, krylov, raise_if_failed
 from .matrix import StencilMatrix, _csr
 
-__all__ = ["linsolve", "clear_cache", "SINGULAR_TOL", "CACHE_SIZE"]
+__all__ = ["linsolve", "clear_cache", "SINGULAR_TOL", "CACHE_SIZE", "AUTO_DIRECT_MAX"]
 
 #: Systems whose smallest/largest |U_ii| pivot ratio is below this are reported as
 #: numerically singular.
@@ -54,6 +57,10 @@ SINGULAR_TOL = 1e-13
 
 #: Number of factorizations kept on the host (each can hold a lot of fill).
 CACHE_SIZE = 4
+
+#: ``method="auto"`` solves systems up to this size directly on the CPU (when no
+#: ``precond`` is given); see docs/performance.md ("Global solve") for the crossover.
+AUTO_DIRECT_MAX = 50_000
 
 _CACHE: OrderedDict[bytes, Any] = OrderedDict()
 
@@ -158,15 +165,41 @@ def _callback_solve(A: StencilMatrix, b: jax.Array, trans: bool) -> jax.Array:
     )
 
 
-def linsolve(A: StencilMatrix, b: jax.Array) -> jax.Array:
+def linsolve(
+    A: StencilMatrix,
+    b: jax.Array,
+    method: str = "auto",
+    *,
+    tol: float = 1e-10,
+    maxiter: int | None = None,
+    precond: AMG | None = None,
+) -> jax.Array:
     """Solve ``A x = b`` for a sparse :class:`StencilMatrix` ``A``; b (N,) or (N, m).
 
+    Methods:
+
+    * ``"direct"``: SuperLU on the host (exact to rounding; ``tol``/``maxiter`` unused).
+    * ``"krylov"``: preconditioned BiCGStab in JAX (:mod:`rbfopt.sparse.krylov`), to a
+      true relative residual ``|b - A x| / |b| <= tol`` within ``maxiter`` iterations
+      (default :func:`~rbfopt.sparse.krylov.default_maxiter`); ``precond`` an
+      :class:`~rbfopt.sparse.AMG` from :func:`rbfopt.sparse.amg`, else Jacobi.
+    * ``"auto"`` (default): ``"direct"`` when the default backend is the CPU, no
+      ``precond`` is given and ``N <= AUTO_DIRECT_MAX``; ``"krylov"`` otherwise.
+
     Differentiable w.r.t. ``A.values`` and ``b`` in forward and reverse mode (and
-    their compositions), under ``jax.jit``: the adjoint is ``bbar = A^-T xbar`` and
-    ``Abar[i, j] = -bbar[i] x[adjl[i, j]]``, with ``A^-T`` applied by the cached
-    SuperLU factors of the forward solve (``trans="T"``), so a gradient costs one
-    factorization and two triangular solve pairs. Raises ValueError (concrete
-    inputs) for mismatched shapes, non-finite entries and singular systems.
+    their compositions), under ``jax.jit``. Both methods go through
+    ``jax.lax.custom_linear_solve`` with the JAX product ``A x``, so with
+    ``x = A^-1 b``
+
+    * forward: ``dx = A^-1 (db - dA x)``, one more solve;
+    * reverse: ``bbar = A^-T xbar`` and ``Abar[i, j] = -bbar[i] x[adjl[i, j]]``;
+
+    ``A^-T`` is the cached SuperLU factors' transposed solve (``"direct"``: one
+    factorization serves a gradient) or BiCGStab on ``A^T`` with the transposed
+    preconditioner (``"krylov"``). Raises ValueError for mismatched shapes, non-finite
+    entries, singular systems (``"direct"``), a Krylov solve that misses ``tol``
+    (naming the residual and iteration count; under ``jax.jit`` a runtime error with
+    the same message) and bad ``method``/``tol``/``maxiter``.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -181,19 +214,54 @@ def linsolve(A: StencilMatrix, b: jax.Array) -> jax.Array:
       Array([[-0.5 , -0.5 ],
              [-0.25, -0.25],
              [-0.25, -0.25]], dtype=float64)
+      >>> x = ro.linsolve(A, jnp.ones(3), "krylov", tol=1e-12)
+      >>> bool(jnp.allclose(x, 1.0, rtol=1e-10))
+      True
     """
     if not isinstance(A, StencilMatrix):
         raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
+    if method not in ("auto", "direct", "krylov"):
+        raise ValueError(f"method: expected 'auto', 'direct' or 'krylov', got {method!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise ValueError(f"tol: expected a relative residual in (0, 1), got {tol!r}")
+    if maxiter is not None and (
+        isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1
+    ):
+        raise ValueError(f"maxiter: expected a positive integer or None, got {maxiter!r}")
     n = A.shape[0]
+    if precond is not None:
+        if not isinstance(precond, AMG):
+            raise ValueError(
+                f"precond: expected an AMG from rbfopt.sparse.amg(A) or None, "
+                f"got {type(precond).__name__}"
+            )
+        if precond.n != n:
+            raise ValueError(f"precond: built for N = {precond.n}, but A is {n}x{n}")
+        if method == "direct":
+            raise ValueError("precond: only used by method='krylov' (or 'auto'), not 'direct'")
     b = jnp.asarray(b) if is_tracer(b) else jnp.asarray(np.asarray(b, dtype=np.float64))
     if b.ndim not in (1, 2) or b.shape[0] != n:
         raise ValueError(
             f"b: expected shape ({n},) or ({n}, m) to match A ({n}x{n}), got {b.shape}"
         )
+    concrete = not is_tracer(A.values, A.adjl, b)
     if not is_tracer(b):
         bad = np.flatnonzero(~np.all(np.isfinite(np.asarray(b).reshape(n, -1)), axis=1))
         if bad.size:
             raise ValueError(f"b: non-finite (NaN/inf) entries at rows {fmt_indices(bad)}")
+    if method == "auto":
+        cpu = jax.default_backend() == "cpu"
+        method = "direct" if cpu and precond is None and n <= AUTO_DIRECT_MAX else "krylov"
+    if method == "krylov":
+        maxiter = default_maxiter(n) if maxiter is None else int(maxiter)
+        if not is_tracer(A.values, A.adjl):
+            _check_matrix(np.asarray(A.values), np.asarray(A.adjl))
+        if concrete:
+            # nothing to differentiate: solve once and raise a plain ValueError on failure
+            return raise_if_failed(
+                krylov(A, b, tol=tol, maxiter=maxiter, precond=precond), tol, maxiter
+            )
+        return _linsolve_krylov(A, b, float(tol), maxiter, precond)
     if not is_tracer(A.values, A.adjl):
         # factor eagerly: errors surface here as ValueError, and the callbacks below
         # then find the factors in the cache
@@ -208,4 +276,20 @@ def _linsolve(A: StencilMatrix, b: jax.Array) -> jax.Array:
         b,
         solve=lambda _, r: _callback_solve(A, r, trans=False),
         transpose_solve=lambda _, r: _callback_solve(A, r, trans=True),
+    )
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _linsolve_krylov(
+    A: StencilMatrix, b: jax.Array, tol: float, maxiter: int, precond: AMG | None
+) -> jax.Array:
+    def solve(r: jax.Array, transpose: bool) -> jax.Array:
+        res = _krylov(A, r, tol, maxiter, precond, transpose)
+        return raise_if_failed(res, tol, maxiter)
+
+    return jax.lax.custom_linear_solve(
+        A.matvec,
+        b,
+        solve=lambda _, r: solve(r, False),
+        transpose_solve=lambda _, r: solve(r, True),
     )

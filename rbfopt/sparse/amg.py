@@ -1,0 +1,255 @@
+"""Algebraic multigrid preconditioner: set up on the host with pyamg, applied in JAX.
+
+:func:`amg` builds a smoothed-aggregation hierarchy (``pyamg.smoothed_aggregation_solver``
+with its nonsymmetric settings) from a concrete :class:`StencilMatrix` and keeps the
+level operators ``A_l``, prolongations ``P_l`` and restrictions ``R_l`` as padded
+row-gather arrays (ELL: ``y[i] = sum_j vals[i, j] x[cols[i, j]]``, no scatter) and the
+coarsest operator as a dense inverse. Applying it (:meth:`AMG.apply`) is one V-cycle
+in JAX: ``sweeps`` damped-Jacobi sweeps ``x += (omega / rho) D^-1 (b - A x)`` before
+and after the coarse correction ``x += P V_{l+1}(R (b - A x))``.
+
+Why these choices (measured on 2-D RBF-FD Poisson matrices, PHS3 + quadratics, k = 12,
+Dirichlet rows, N = 1e4 / 1e5): smoothed aggregation with Jacobi-smoothed prolongators
+(``weighting="diagonal"``) needs 38 / 41 BiCGStab iterations to 1e-10 with two Jacobi
+sweeps, operator complexity 1.06; ``pyamg.air_solver`` had complexity ~6 and did not
+reach 1e-10 in 500 iterations, classical Ruge-Stuben diverged. Jacobi (not
+Gauss-Seidel) smoothing because it is a gather and an elementwise product on any
+device.
+
+Reuse. The hierarchy is built once per stencil set (outside ``jax.jit``) and serves
+many solves whose values differ a little from the ones it was built from: the finest
+level always uses the *current* matrix (its product and diagonal), only the coarse
+levels are frozen. A stale hierarchy costs iterations, never accuracy (the Krylov
+method checks the true residual).
+
+Linearity. The V-cycle is a fixed linear map ``M`` of its right-hand side (fixed sweep
+counts, a zero initial guess), as Krylov methods require. Its transpose ``M^T``
+(:meth:`AMG.apply_transpose`, for adjoint solves with ``A^T``) is the V-cycle of ``A^T``
+with the roles of ``P`` and ``R`` swapped (restriction ``P_l^T``, prolongation
+``R_l^T``) and the transposed coarse inverse: from the error propagator
+``I - M A = S^nu (I - P M_c R A) S^nu`` with ``S = I - w D^-1 A`` one gets
+``I - A^T M^T = (I - A^T w D^-1)^nu (I - A^T R^T M_c^T P^T) (I - A^T w D^-1)^nu``,
+a V-cycle of the same shape because the pre- and post-sweep counts are equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse as sp
+
+from .._util import is_tracer
+from .matrix import StencilMatrix, _csr
+
+__all__ = ["AMG", "amg"]
+
+#: pyamg options used unless overridden in :func:`amg`'s keyword arguments.
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "symmetry": "nonsymmetric",
+    "smooth": ("jacobi", {"omega": 4.0 / 3.0, "weighting": "diagonal"}),
+    "max_coarse": 500,
+}
+
+
+def _ell(M: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Padded rows of a sparse matrix: (vals, cols), both (n_rows, max row nnz)."""
+    M = sp.csr_matrix(M)
+    M.sum_duplicates()
+    counts = np.diff(M.indptr)
+    w = max(int(counts.max(initial=0)), 1)
+    n = M.shape[0]
+    vals = np.zeros((n, w))
+    cols = np.zeros((n, w), np.int32)
+    pos = np.arange(M.nnz) - np.repeat(M.indptr[:-1], counts)
+    rows = np.repeat(np.arange(n), counts)
+    vals[rows, pos] = M.data
+    cols[rows, pos] = M.indices
+    return vals, cols
+
+
+def _ell_apply(m: tuple[jax.Array, jax.Array], x: jax.Array) -> jax.Array:
+    vals, cols = m
+    return jnp.sum(vals * _barrier(x)[cols], axis=1)
+
+
+def _barrier(x: jax.Array) -> jax.Array:
+    """``x``, materialized before it is gathered.
+
+    XLA (CPU) fuses the producer of a gathered vector, a row reduction included, into
+    the gather and recomputes it once per gathered entry: ``A (A x)`` cost 12 products
+    instead of 2, and a V-cycle 20x its parts. ``optimization_barrier`` is stripped
+    before fusion on CPU; a conditional's result is a fusion boundary, so the
+    identity goes through one (the predicate only keeps XLA from folding it).
+    """
+    return jax.lax.cond(jnp.isnan(x[0]), lambda y: y + 0.0, lambda y: y, x)
+
+
+def _rho(A: sp.csr_matrix, dinv: np.ndarray, iters: int = 30) -> float:
+    """|lambda|_max of D^-1 A by power iteration (the Jacobi damping's scale)."""
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal(A.shape[0])
+    lam = 1.0
+    for _ in range(iters):
+        w = dinv * (A @ v)
+        lam = float(np.linalg.norm(w) / np.linalg.norm(v))
+        v = w / np.linalg.norm(w)
+    # power iteration underestimates; a slightly larger rho only damps a little more
+    return 1.1 * lam
+
+
+@jax.tree_util.register_pytree_node_class
+class AMG:
+    """A multigrid hierarchy as JAX arrays; see :func:`amg`.
+
+    ``apply(A, r)`` is one V-cycle ``M r ~ A^-1 r`` and ``apply_transpose(A, r)`` its
+    exact transpose ``M^T r``, both linear in ``r`` and traceable; ``A`` is the
+    current fine matrix (its values may differ from the ones the hierarchy was built
+    from). ``levels`` lists the sizes from fine to coarse.
+    """
+
+    def __init__(self, omega0, levels, coarse_inv, sweeps: int, sizes: tuple[int, ...]):
+        self.omega0 = omega0  # damping / rho on the fine level
+        self.levels = levels  # per level l: dict of ELL pairs and dinv (coarse levels)
+        self.coarse_inv = coarse_inv
+        self.sweeps = sweeps
+        self.sizes = sizes
+
+    def tree_flatten(self):
+        return (self.omega0, self.levels, self.coarse_inv), (self.sweeps, self.sizes)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children, *aux)
+
+    @property
+    def n(self) -> int:
+        return self.sizes[0]
+
+    def __repr__(self) -> str:
+        return f"AMG(sizes={list(self.sizes)}, sweeps={self.sweeps})"
+
+    def apply(self, A: StencilMatrix, r: jax.Array) -> jax.Array:
+        """One V-cycle: an approximation of ``A^-1 r`` (linear in r)."""
+        return self._vcycle(A, r, transpose=False)
+
+    def apply_transpose(self, A: StencilMatrix, r: jax.Array) -> jax.Array:
+        """The transpose of :meth:`apply`: an approximation of ``A^-T r``."""
+        return self._vcycle(A, r, transpose=True)
+
+    def _vcycle(self, A: StencilMatrix, r: jax.Array, transpose: bool) -> jax.Array:
+        values = jax.lax.stop_gradient(A.values)
+        fine = StencilMatrix(values, A.adjl)
+        dinv0 = self.omega0 / _diagonal(fine)
+        fine_mv_ = fine.rmatvec if transpose else fine.matvec
+
+        def fine_mv(x):
+            return fine_mv_(_barrier(x))
+
+        ops = [(fine_mv, dinv0)][: len(self.levels)]
+        for lev in self.levels[1:]:
+            m = lev["At"] if transpose else lev["A"]
+            ops.append((lambda x, m=m: _ell_apply(m, x), lev["dinv"]))
+        inv = self.coarse_inv.T if transpose else self.coarse_inv
+
+        def cycle(level: int, b: jax.Array) -> jax.Array:
+            if level == len(ops):  # coarsest level (the only one for a tiny system)
+                return inv @ b
+            mv, dinv = ops[level]
+            lev = self.levels[level]
+            restrict = lev["Pt"] if transpose else lev["R"]
+            prolong = lev["Rt"] if transpose else lev["P"]
+            x = dinv * b
+            for _ in range(self.sweeps - 1):
+                x = x + dinv * (b - mv(x))
+            x = x + _ell_apply(prolong, cycle(level + 1, _ell_apply(restrict, b - mv(x))))
+            for _ in range(self.sweeps):
+                x = x + dinv * (b - mv(x))
+            return x
+
+        return cycle(0, r)
+
+
+def _diagonal(A: StencilMatrix) -> jax.Array:
+    n = A.shape[0]
+    own = A.adjl == jnp.arange(n, dtype=A.adjl.dtype)[:, None]
+    return jnp.sum(jnp.where(own, A.values, 0.0), axis=1)
+
+
+def amg(A: StencilMatrix, *, sweeps: int = 2, omega: float = 4.0 / 3.0, **pyamg_options) -> AMG:
+    """Set up an algebraic multigrid preconditioner for ``A`` (on the host, with pyamg).
+
+    Args:
+      A: a concrete :class:`StencilMatrix` (not traced: the setup runs outside jit).
+      sweeps: damped-Jacobi sweeps before and after each coarse correction.
+      omega: Jacobi damping, divided by an estimate of ``rho(D^-1 A)`` per level.
+      pyamg_options: passed to ``pyamg.smoothed_aggregation_solver``, overriding
+        :data:`DEFAULT_OPTIONS` (nonsymmetric, Jacobi-smoothed prolongators,
+        ``max_coarse=500``).
+
+    Returns an :class:`AMG` pytree of JAX arrays for ``linsolve(A, b,
+    method="krylov", precond=...)``; build it once per stencil set and reuse it while
+    the values change. Raises ValueError for traced input or a zero diagonal.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import rbfopt as ro
+      >>> n = 200
+      >>> adjl = np.stack([np.arange(n), (np.arange(n) + 1) % n, (np.arange(n) - 1) % n], 1)
+      >>> A = ro.StencilMatrix(np.tile([2.5, -1.0, -1.0], (n, 1)), adjl)
+      >>> M = ro.sparse.amg(A, max_coarse=20)
+      >>> M.sizes[0], len(M.sizes) > 1
+      (200, True)
+      >>> x = ro.linsolve(A, jnp.ones(n), method="krylov", precond=M)
+      >>> bool(jnp.allclose(x, 2.0))
+      True
+    """
+    import pyamg  # host-only setup dependency
+
+    if not isinstance(A, StencilMatrix):
+        raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
+    if is_tracer(A.values, A.adjl):
+        raise ValueError("A: amg() needs a concrete matrix; set it up outside jax.jit")
+    if not (isinstance(sweeps, int) and sweeps >= 1):
+        raise ValueError(f"sweeps: expected an integer >= 1, got {sweeps!r}")
+    if not omega > 0:
+        raise ValueError(f"omega: expected a positive damping, got {omega!r}")
+    S = _csr(np.asarray(A.values), np.asarray(A.adjl))
+    d = S.diagonal()
+    if np.any(d == 0):
+        raise ValueError(
+            "A: zero diagonal entries at rows "
+            f"{np.flatnonzero(d == 0)[:10].tolist()}; Jacobi smoothing needs a nonzero diagonal"
+        )
+    ml = pyamg.smoothed_aggregation_solver(S, **{**DEFAULT_OPTIONS, **pyamg_options})
+    levels = []
+    omega0 = None
+    for i, lev in enumerate(ml.levels[:-1]):
+        Al = sp.csr_matrix(lev.A)
+        dinv = 1.0 / Al.diagonal()
+        w = omega / _rho(Al, dinv)
+        entry: dict[str, Any] = {
+            "P": _ell(lev.P),
+            "R": _ell(lev.R),
+            "Pt": _ell(lev.P.T),
+            "Rt": _ell(lev.R.T),
+        }
+        if i == 0:
+            omega0 = jnp.asarray(w)
+        else:
+            entry["A"] = _ell(Al)
+            entry["At"] = _ell(Al.T)
+            entry["dinv"] = w * dinv
+        levels.append(jax.tree_util.tree_map(jnp.asarray, entry))
+    Ac = np.asarray(ml.levels[-1].A.toarray())
+    if omega0 is None:  # one level: the preconditioner is the exact inverse
+        omega0 = jnp.asarray(0.0)
+    return AMG(
+        omega0,
+        tuple(levels),
+        jnp.asarray(np.linalg.inv(Ac)),
+        sweeps,
+        tuple(int(lev.A.shape[0]) for lev in ml.levels),
+    )

@@ -1,0 +1,162 @@
+"""linsolve(method="krylov"): BiCGStab + Jacobi / AMG on an RBF-FD Poisson system.
+
+References are independent of the code under test: scipy's spsolve on the CSR matrix,
+and finite differences (check_rules) for the derivative rules.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.sparse.linalg as spla
+
+import rbfopt  # noqa: F401  (float64)
+from rbfopt.basis import PHS
+from rbfopt.fd.boundary import assemble
+from rbfopt.operators import Laplacian
+from rbfopt.sparse import StencilMatrix, amg, krylov, linsolve
+from rbfopt.stencils import autoselect_k, find_neighbors
+from rbfopt.testing import check_rules
+
+_spec = importlib.util.spec_from_file_location(
+    "poisson_disk", Path(__file__).resolve().parents[2] / "examples" / "poisson_disk.py"
+)
+pd = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pd)
+
+
+@pytest.fixture(scope="module")
+def poisson():
+    """-Lap u = f on the unit disk, N = 1500: PHS3 + quadratics, k = 12, Dirichlet rows."""
+    n = 1500
+    p, n_b = pd.disk_nodes(n)
+    adjl = find_neighbors(p, autoselect_k(2, 2))
+    A = assemble(
+        p,
+        Laplacian(),
+        interior=np.arange(n_b, n),
+        dirichlet=np.arange(n_b),
+        basis=PHS(3, poly_deg=2),
+        adjl=adjl,
+    )
+    u = pd.exact(jnp.asarray(p))
+    b = jnp.concatenate([u[:n_b], -pd.source(jnp.asarray(p))[n_b:]])
+    S = A.to_scipy().tocsc()
+    return A, b, S, amg(A)
+
+
+def _rel(x, y):
+    return float(np.linalg.norm(np.asarray(x) - y) / np.linalg.norm(y))
+
+
+def test_matches_spsolve(poisson):
+    A, b, S, M = poisson
+    ref = spla.spsolve(S, np.asarray(b))
+    x_amg = linsolve(A, b, "krylov", precond=M)
+    x_jac = linsolve(A, b, "krylov")
+    assert _rel(x_amg, ref) < 1e-8
+    assert _rel(x_jac, ref) < 1e-8
+    assert _rel(x_amg, np.asarray(linsolve(A, b, "direct"))) < 1e-8
+    # several right-hand sides, and the transposed system (the adjoint solve)
+    B = np.stack([np.asarray(b), np.cos(np.arange(S.shape[0]))], axis=1)
+    XB = linsolve(A, B, "krylov", precond=M)
+    assert _rel(XB, spla.spsolve(S, B)) < 1e-8
+    xt = krylov(A, b, precond=M, transpose=True).x
+    assert _rel(xt, spla.spsolve(S.T.tocsc(), np.asarray(b))) < 1e-8
+
+
+def test_amg_reduces_iterations(poisson):
+    A, b, _, M = poisson
+    it_jac = int(krylov(A, b).iterations)
+    it_amg = int(krylov(A, b, precond=M).iterations)
+    # measured 27 vs 178 (N = 1500)
+    assert it_amg < it_jac / 3, (it_amg, it_jac)
+
+
+def test_amg_transpose_is_exact(poisson):
+    """apply_transpose is the transpose of apply: <M^T y, x> = <y, M x>."""
+    A, _, _, M = poisson
+    rng = np.random.default_rng(1)
+    x, y = (jnp.asarray(rng.standard_normal(A.shape[0])) for _ in range(2))
+    lhs = jnp.vdot(M.apply_transpose(A, y), x)
+    rhs = jnp.vdot(y, M.apply(A, x))
+    assert abs(float(lhs - rhs)) < 1e-10 * abs(float(rhs))
+
+
+def test_stale_amg_still_converges(poisson):
+    """A hierarchy built for A serves A + dA (the values of a later optimizer step)."""
+    A, b, S, M = poisson
+    rng = np.random.default_rng(2)
+    v2 = np.asarray(A.values) * (1 + 0.05 * rng.standard_normal(A.values.shape))
+    A2 = StencilMatrix(v2, A.adjl)
+    ref = spla.spsolve(A2.to_scipy().tocsc(), np.asarray(b))
+    assert _rel(linsolve(A2, b, "krylov", precond=M), ref) < 1e-8
+
+
+def test_rules(poisson):
+    A, b, _, M = poisson
+    adjl = A.adjl
+
+    def f(v, r):
+        return linsolve(StencilMatrix(v, adjl), r, "krylov", tol=1e-11, precond=M)
+
+    # O(1e3) Laplacian entries: a step scaled to them
+    check_rules(f, A.values, b, rtol=1e-6, eps=1e-3)
+
+
+def test_forward_over_reverse(poisson):
+    A, b, _, M = poisson
+    adjl = A.adjl
+
+    def g(r):
+        return jax.grad(
+            lambda r: jnp.sum(
+                jnp.sin(linsolve(StencilMatrix(A.values, adjl), r, "krylov", tol=1e-11, precond=M))
+            )
+        )(r)
+
+    check_rules(g, b, modes=("fwd",), rtol=1e-6, eps=1e-3)
+
+
+def test_not_converged_eager_and_jit(poisson):
+    A, b, _, M = poisson
+    msg = r"did not converge: relative residual .* after 2 iterations \(maxiter 2\)"
+    with pytest.raises(ValueError, match=msg):
+        linsolve(A, b, "krylov", maxiter=2, precond=M)
+    f = jax.jit(lambda v, r: linsolve(StencilMatrix(v, A.adjl), r, "krylov", maxiter=2))
+    with pytest.raises(Exception, match=msg):
+        jax.block_until_ready(f(A.values, b))
+
+
+def test_auto_is_direct_on_small_cpu_systems(poisson, monkeypatch):
+    import rbfopt.sparse.solve as ls
+
+    A, b, _, _ = poisson
+    calls = []
+    monkeypatch.setattr(ls, "_linsolve", lambda *a: calls.append(1) or 0)
+    linsolve(A, b)
+    assert calls == [1]
+
+
+def test_bad_arguments(poisson):
+    A, b, _, M = poisson
+    with pytest.raises(ValueError, match="method: expected 'auto', 'direct' or 'krylov'"):
+        linsolve(A, b, "cg")
+    for tol in (0.0, -1e-8, 1.0):
+        with pytest.raises(ValueError, match="tol: expected"):
+            linsolve(A, b, "krylov", tol=tol)
+    for maxiter in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="maxiter: expected a positive integer"):
+            linsolve(A, b, "krylov", maxiter=maxiter)
+    with pytest.raises(ValueError, match="precond: expected an AMG"):
+        linsolve(A, b, "krylov", precond="amg")
+    with pytest.raises(ValueError, match="precond: only used by method='krylov'"):
+        linsolve(A, b, "direct", precond=M)
+    small = StencilMatrix(np.ones((3, 1)), np.arange(3)[:, None])
+    with pytest.raises(ValueError, match=r"precond: built for N = 1500, but A is 3x3"):
+        linsolve(small, jnp.ones(3), "krylov", precond=M)
+    with pytest.raises(ValueError, match="amg\\(\\) needs a concrete matrix"):
+        jax.jit(lambda v: amg(StencilMatrix(v, A.adjl)).omega0)(A.values)
