@@ -73,8 +73,11 @@ def exact_fn(width: float = 0.25):
     return u
 
 
-def problem(n: int = 3000, objective: str = "exact", width: float = 0.25, seed: int = 0) -> Problem:
-    """The study with about ``n`` nodes; ``objective``: "exact" or "reference"."""
+def problem(
+    n: int = 3000, objective: str = "exact", width: float = 0.25, blend: int = 2, seed: int = 0
+) -> Problem:
+    """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``blend``:
+    see :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights)."""
     if width <= 0:
         raise ValueError(f"width: must be > 0, got {width}")
     u = exact_fn(width)
@@ -89,6 +92,7 @@ def problem(n: int = 3000, objective: str = "exact", width: float = 0.25, seed: 
         seed=seed,
         name="poisson_box_hole",
         reference_refine=2.0,
+        blend=blend,
     )
-    prob.options = dict(n=n, objective=objective, width=width, seed=seed)
+    prob.options = dict(n=n, objective=objective, width=width, blend=blend, seed=seed)
     return prob

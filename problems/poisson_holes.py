@@ -55,13 +55,20 @@ def spec(width: float = 0.08) -> dict:
 
 
 def problem(
-    n: int = 1000, objective: str = "exact", width: float = 0.08, k: int = 20, seed: int = 0
+    n: int = 1000,
+    objective: str = "exact",
+    width: float = 0.08,
+    k: int = 20,
+    blend: int = 2,
+    seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``k``:
     stencil size (20: with the default 16, the Neumann rows on the round hole, a concave
-    boundary, make the starting solve 15x less accurate)."""
+    boundary, make the starting solve 15x less accurate); ``blend``: see
+    :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights)."""
     prob = ro.studies.node_layout(
-        DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed, name="poisson_holes"
-    )
-    prob.options = dict(n=n, objective=objective, width=width, k=k, seed=seed)
+        DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed, blend=blend,
+        name="poisson_holes",
+    )  # fmt: skip
+    prob.options = dict(n=n, objective=objective, width=width, k=k, blend=blend, seed=seed)
     return prob

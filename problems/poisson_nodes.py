@@ -74,15 +74,18 @@ def problem(
     margin: float = 0.25,
     fine: float = 2.0,
     mesh_weight: float = 0.0,
+    blend: int = 2,
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``width``:
     of the solution's peak; ``k``: stencil size (0: automatic); ``mu``,
     ``spacing_floor``, ``margin``, ``fine``, ``mesh_weight`` (> 0: keep the triangles
-    fit for finite elements): see :func:`rbfopt.studies.node_layout`."""
+    fit for finite elements), ``blend`` (0: plain k-nearest weights, whose loss jumps
+    as neighbour lists change): see :func:`rbfopt.studies.node_layout`."""
     tuning = dict(
-        mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight
-    )
+        mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight,
+        blend=blend,
+    )  # fmt: skip
     prob = ro.studies.node_layout(
         DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed,
         name="poisson_nodes", **tuning,

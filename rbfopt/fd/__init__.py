@@ -4,9 +4,12 @@
   (:mod:`rbfopt.fd._saddle`) with derivative rules in both modes;
 * :class:`RBFOperator` and its constructors (:mod:`rbfopt.fd.operator`):
   ``laplacian``, ``partial``, ``gradient``, ..., ``regrid``;
+* :func:`blended_weights` (:mod:`rbfopt.fd.blend`): weights continuous in the node
+  positions (a blend over stencil sizes), for losses differentiated w.r.t. positions;
 * boundary rows and their assembly into a global system (:mod:`rbfopt.fd.boundary`).
 """
 
+from .blend import blended_weights
 from .boundary import assemble, dirichlet_rows, interior_rows, neumann_rows, robin_rows
 from .operator import (
     RBFOperator,
@@ -23,6 +26,7 @@ from .weights import build_weights, check_inputs, set_host_device_count
 __all__ = [
     "RBFOperator",
     "assemble",
+    "blended_weights",
     "build_weights",
     "check_inputs",
     "dirichlet_rows",

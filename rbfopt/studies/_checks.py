@@ -28,6 +28,7 @@ def tuning(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, A
         "reference_refine": (1, np.inf, False),
         "mesh_weight": (0, np.inf, True),
         "mesh_ratio_floor": (0, 1, False),
+        "blend_taper": (0, np.inf, False),
     }
     for key, (lo, hi, closed) in ranges.items():
         v = opts[key]
@@ -35,6 +36,11 @@ def tuning(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, A
         if not ok:
             brackets = "[" if closed else "("
             raise ValueError(f"{key}: must be in {brackets}{lo}, {hi}), got {v!r}")
+    b = opts["blend"]
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 0 <= b <= 8:
+        raise ValueError(
+            f"blend: number of blended stencil sizes must be an integer in 0..8, got {b!r}"
+        )
     return opts
 
 

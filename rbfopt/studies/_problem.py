@@ -12,11 +12,10 @@ from scipy.spatial import cKDTree
 from .. import nodes as _nodes
 from ..app.export import node_cloud
 from ..app.problem import Problem
-from ..fd.weights import build_weights
 from ..operators import Identity
 from ..stencils import find_neighbors
 from . import _mesh_term
-from ._system import interpolate, solve
+from ._system import interpolate, solve, weights_for
 
 
 def build(domain, start, h, rows, operator, source, basis, k, target, exact, opts) -> Problem:
@@ -32,6 +31,8 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
     project_x = _nodes.projection(domain, start, margin=opts["margin"] * h)
     delta = opts["spacing_floor"] * h
     mesh_term = opts["mesh_weight"] > 0
+    weights = weights_for(opts["blend"], opts["blend_taper"])
+    k_stencil = k + opts["blend"]
 
     def nodes(p):
         return jnp.where(fixed, x0, p["points"] * h)
@@ -46,8 +47,8 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
     def evaluate(p, aux):
         """The loss value, its metrics and the discrete solution u_h at the nodes."""
         x = nodes(p)
-        uh = solve(operator, source, rows, x, normals(x), aux["adjl"], basis)
-        w = build_weights(Identity(), x, y, aux["adjl_eval"], basis)
+        uh = solve(operator, source, rows, x, normals(x), aux["adjl"], basis, weights)
+        w = weights(Identity(), x, y, aux["adjl_eval"], basis)
         u_eval = jnp.sum(w * uh[aux["adjl_eval"]], axis=1)
         nb = aux["adjl"][:, 1:]
         d = jnp.sqrt(jnp.sum((x[:, None, :] - x[nb]) ** 2, axis=-1))
@@ -70,8 +71,8 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
     def restencil(p):
         x = np.asarray(nodes(p))
         aux = {
-            "adjl": jnp.asarray(find_neighbors(x, k)),
-            "adjl_eval": jnp.asarray(find_neighbors(x, k, np.asarray(y))),
+            "adjl": jnp.asarray(find_neighbors(x, k_stencil)),
+            "adjl_eval": jnp.asarray(find_neighbors(x, k_stencil, np.asarray(y))),
         }
         if mesh_term:
             aux.update({key: jnp.asarray(v) for key, v in _mesh_term.cells(x, domain).items()})
@@ -105,7 +106,7 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
     def to_mesh(p):
         x = nodes(p)
         aux = restencil(p)
-        uh = solve(operator, source, rows, x, normals(x), aux["adjl"], basis)
+        uh = solve(operator, source, rows, x, normals(x), aux["adjl"], basis, weights)
         data = {"u_h": np.asarray(uh), "kind": start.kind, "group": start.group}
         if exact is not None:
             ue = np.asarray(jax.vmap(exact)(x))

@@ -9,12 +9,14 @@ identity part of Dirichlet and Robin rows sits in column 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..fd.blend import blended_weights
 from ..fd.weights import build_weights
 from ..operators import Gradient, Identity, Operator
 from ..sparse.matrix import StencilMatrix
@@ -31,6 +33,15 @@ class Rows:
     boundary: tuple[tuple[Condition, np.ndarray], ...]
 
 
+def weights_for(blend: int, taper: float):
+    """The weight builder of a study: plain k-nearest stencils (``blend=0``), or
+    :func:`~rbfopt.fd.blend.blended_weights` over ``blend`` sizes (stencils then carry
+    ``k + blend`` neighbours)."""
+    if blend == 0:
+        return build_weights
+    return partial(blended_weights, sizes=blend, taper=taper)
+
+
 def solve(
     op: Operator,
     source,
@@ -39,19 +50,21 @@ def solve(
     normals: jax.Array,
     adjl: jax.Array,
     basis: Any,
+    weights=build_weights,
 ) -> jax.Array:
-    """``u_h`` at the nodes ``x``: the solution of the assembled system."""
+    """``u_h`` at the nodes ``x``: the solution of the assembled system, with stencil
+    weights from ``weights`` (:func:`weights_for`)."""
     n, k = adjl.shape
     values = jnp.zeros((n, k), x.dtype)
     rhs = jnp.zeros(n, x.dtype)
     r = rows.interior
     if r.size:
-        values = values.at[r].set(build_weights(op, x, x[r], adjl[r], basis))
+        values = values.at[r].set(weights(op, x, x[r], adjl[r], basis))
         rhs = rhs.at[r].set(jax.vmap(source)(x[r]))
     for bc, r in rows.boundary:
         w = jnp.zeros((r.size, k), x.dtype).at[:, 0].set(bc.alpha)
         if bc.beta:
-            g = build_weights(Gradient(), x, x[r], adjl[r], basis)  # (m, k, d)
+            g = weights(Gradient(), x, x[r], adjl[r], basis)  # (m, k, d)
             w = w + bc.beta * jnp.einsum("mkd,md->mk", g, normals[r])
         values = values.at[r].set(w)
         rhs = rhs.at[r].set(data_values(bc, x[r], normals[r]))

@@ -11,7 +11,10 @@ the boundary and interior nodes stay inside (:func:`rbfopt.nodes.projection`). L
 
     log rms_Y(R(X) u_h(X) - u*) + mu / N sum_{i, j in stencil(i)} relu(1 - d_ij / delta)^2
 
-with ``delta = spacing_floor * h`` (a barrier against collapsing nodes) and the target
+with ``delta = spacing_floor * h`` (a barrier against collapsing nodes). The weights of
+the operator rows and of ``R`` are blended over ``blend`` stencil sizes
+(:func:`rbfopt.fd.blended_weights`), so the loss is continuous in ``X`` while
+neighbour lists change under it (plain k-nearest weights jump there). The target
 ``u*`` set by ``objective``:
 
 * ``"exact"``: the given solution ``exact`` on a regular grid of spacing ``h / fine``;
@@ -47,7 +50,9 @@ from ._system import solve
 #: are in units of h, so ``lr`` is a fraction of the spacing at any node count. Stencils
 #: are refreshed every step: the objective jumps when neighbour lists change, and stale
 #: stencils let the optimizer exploit lists that a fresh search would not pick (errors
-#: that come back at the next refresh).
+#: that come back at the next refresh). The jumps themselves are gone: weights are
+#: blended over stencil sizes (``blend``, :func:`rbfopt.fd.blended_weights`), so the
+#: loss is continuous in the nodes and the steps can settle.
 DEFAULTS = {
     "steps": 100,
     "optimizer": "adam",
@@ -65,6 +70,8 @@ TUNING = {
     "reference_basis": PHS(5, poly_deg=4),
     "max_reference_nodes": 400_000,
     "max_eval_points": 20_000,
+    "blend": 2,  # stencil sizes k..k+blend-1 blended: a loss continuous in the nodes
+    "blend_taper": 0.3,  # of rbfopt.fd.blended_weights
     "mesh_weight": 0.0,  # > 0: the triangle-shape term for finite-element users (2-D)
     "mesh_ratio_floor": 0.6,  # radius ratio 2 r / R below which triangles are penalized
     "name": "node_layout",
@@ -97,11 +104,12 @@ def node_layout(
         sums and ``Custom`` included); default the Laplacian.
       n: about how many nodes (default 1000); or ``spacing``: a number or h(x).
       basis: RBF-FD basis (default PHS3 + quadratics); ``k``: stencil size (default
-        ``autoselect_k + 4``).
+        ``autoselect_k + 4``; with ``blend`` > 0 the smallest of the blended sizes).
       objective: ``"reference"`` (no solution needed) or ``"exact"`` (needs ``exact``).
       exact: the solution u(x) when known; also reported as the true error.
       seed: seed of the starting node set.
-      **tuning: overrides of :data:`TUNING` (barrier, margins, evaluation sets).
+      **tuning: overrides of :data:`TUNING` (barrier, margins, evaluation sets,
+        ``blend``: 0 for plain k-nearest weights).
 
     Raises:
       ValueError: naming the argument: a condition for an unknown group, a group

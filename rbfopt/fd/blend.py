@@ -1,0 +1,108 @@
+"""Stencil weights that are continuous in the node positions: a blend over stencil sizes.
+
+Weights on the ``m`` nearest neighbours jump when the ``m``-th and ``(m+1)``-th
+neighbours swap places, so any loss built on them jumps as nodes move (an
+optimization of node positions sees it as noise that does not shrink with the step).
+:func:`blended_weights` averages the weights ``W_m`` of the ``m`` nearest neighbours
+over ``s`` consecutive sizes ``m = K - s, ..., K - 1`` (``K`` = columns of ``adjl``):
+
+    W = sum_m c_m W_m,     c_m = b_m / sum_m' b_m',     b_m = g_m / (g_m + tau rho)
+
+with sorted distances ``d_1 <= ... <= d_K`` from the evaluation point, gaps
+``g_m = d_(m+1) - d_m``, and the local scale ``rho = d_K``. When the ``m``-th and
+``(m+1)``-th neighbours swap, only ``W_m`` changes (the first ``m'`` neighbours of
+every other size are the same set before and after), and its coefficient is 0 there
+because ``g_m = 0``; the coefficients are continuous functions of the sorted distances,
+and a neighbour entering at place ``K`` only moves ``d_K``. So ``W`` is continuous in
+the positions (up to a ``1e-12`` floor on ``b_m`` that keeps the rare all-ties rows
+finite). Each ``W_m`` reproduces the basis' polynomials and the ``c_m`` sum to 1, so
+``W`` does too. Derivatives: ordinary AD through the sort's gathers, the gaps and
+:func:`~rbfopt.fd.weights.build_weights` (its rules in both modes).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ..basis import RadialBasis
+from ..operators import Operator
+from .weights import build_weights
+
+__all__ = ["blended_weights"]
+
+#: Floor on the blend coefficients: keeps rows whose gaps all vanish (exact ties) finite.
+_FLOOR = 1e-12
+
+
+def _distances(centres: jax.Array, points: jax.Array) -> jax.Array:
+    """Euclidean distances with a zero-safe square root (finite gradient at r = 0)."""
+    r2 = jnp.sum((centres[:, None, :] - points) ** 2, axis=-1)
+    pos = r2 > 0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, r2, 1.0)), 0.0)
+
+
+def blended_weights(
+    op: Operator,
+    data: jax.Array,
+    eval_points: jax.Array | None,
+    adjl: jax.Array,
+    basis: RadialBasis,
+    *,
+    sizes: int = 2,
+    taper: float = 0.1,
+) -> jax.Array:
+    """RBF-FD weights of ``op`` continuous in the positions, blended over stencil sizes.
+
+    Args:
+      op, data, eval_points, basis: as for :func:`~rbfopt.fd.weights.build_weights`.
+      adjl: (N_eval, K) indices of at least the ``K`` nearest points of each
+        evaluation point (``ro.find_neighbors(data, K, ...)``); the order within a
+        row does not matter (rows are sorted by the current distances).
+      sizes: number of stencil sizes blended, ``K - sizes .. K - 1``; the ``K``-th
+        neighbour only enters through its distance.
+      taper: gap, in units of ``d_K``, at which a size gets half its full share.
+
+    Returns:
+      (N_eval, K) weights in ``adjl``'s column order ((N_eval, K, n_out) for vector
+      operators); the column of a neighbour outside a size's stencil gets 0 from it.
+
+    Examples:
+      >>> import numpy as np, rbfopt as ro
+      >>> x = np.random.default_rng(0).random((200, 2))
+      >>> adjl = ro.find_neighbors(x, 15)
+      >>> w = ro.fd.blended_weights(ro.Laplacian(), x, None, adjl, ro.PHS(3, poly_deg=2))
+      >>> u = x[:, 0] ** 2 + x[:, 1] ** 2  # Laplacian 4, reproduced exactly
+      >>> bool(np.allclose(np.sum(np.asarray(w) * u[adjl], axis=1), 4.0))
+      True
+    """
+    adjl = jnp.asarray(adjl, dtype=jnp.int32)
+    big_k = adjl.shape[1]
+    if isinstance(sizes, bool) or not isinstance(sizes, int) or not 1 <= sizes < big_k:
+        raise ValueError(
+            f"sizes: expected an integer in 1..{big_k - 1} (adjl has K={big_k}), got {sizes!r}"
+        )
+    if not taper > 0:
+        raise ValueError(f"taper: must be > 0, got {taper!r}")
+    x = jnp.asarray(data, dtype=jnp.float64)
+    c = x if eval_points is None else jnp.asarray(eval_points, dtype=jnp.float64)
+    x = x.reshape(x.shape[0], -1)
+    c = c.reshape(c.shape[0], -1)
+    d = _distances(c, x[adjl])
+    order = jnp.argsort(jax.lax.stop_gradient(d), axis=1)
+    ranked = jnp.take_along_axis(adjl, order, axis=1)
+    d = jnp.take_along_axis(d, order, axis=1)
+    ms = range(big_k - sizes, big_k)
+    gaps = jnp.stack([d[:, m] - d[:, m - 1] for m in ms], axis=1)
+    share = gaps / (gaps + taper * d[:, -1:]) + _FLOOR
+    share = share / jnp.sum(share, axis=1, keepdims=True)
+    pts = None if eval_points is None else c
+    w = None
+    for j, m in enumerate(ms):
+        w_m = build_weights(op, x, pts, ranked[:, :m], basis)
+        w_m = jnp.pad(w_m, [(0, 0), (0, big_k - m)] + [(0, 0)] * (w_m.ndim - 2))
+        part = share[:, j].reshape((-1,) + (1,) * (w_m.ndim - 1)) * w_m
+        w = part if w is None else w + part
+    back = jnp.argsort(order, axis=1)
+    back = back.reshape(back.shape + (1,) * (w.ndim - 2))
+    return jnp.take_along_axis(w, back, axis=1)
