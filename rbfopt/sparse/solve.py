@@ -45,7 +45,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from .._util import fmt_indices, is_tracer
-from .amg import AMG
+from .amg import AMG, stencil_fingerprint
 from .krylov import _krylov, default_maxiter, krylov, raise_if_failed
 from .matrix import StencilMatrix, _csr
 
@@ -237,6 +237,11 @@ def linsolve(
             )
         if precond.n != n:
             raise ValueError(f"precond: built for N = {precond.n}, but A is {n}x{n}")
+        if not is_tracer(A.adjl) and stencil_fingerprint(np.asarray(A.adjl)) != precond.stencils:
+            raise ValueError(
+                "precond: built for other stencils (A.adjl differs); rebuild it with "
+                "rbfopt.sparse.amg(A) after a restencil"
+            )
         if method == "direct":
             raise ValueError("precond: only used by method='krylov' (or 'auto'), not 'direct'")
     b = jnp.asarray(b) if is_tracer(b) else jnp.asarray(np.asarray(b, dtype=np.float64))
