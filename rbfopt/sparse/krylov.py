@@ -13,8 +13,12 @@ any device; no host callback runs inside the iteration.
 
 Convergence. lineax stops on its recursive residual; :func:`krylov` then computes the
 true relative residual ``|b - A x| / |b|`` (one more product) and, should it exceed
-``tol`` while iterations are left, continues from ``x`` once. A solve that still
-misses ``tol`` is an error naming the residual reached and the iteration count: a
+the target while iterations are left, continues from ``x`` once. The target is
+``max(tol, 8 * floor)`` with ``floor = eps | |A| |x| + |b| | / |b|`` the rounding level
+of the residual itself (no float64 solution, direct ones included, has a smaller
+computed residual): for the RBF-FD Laplacian at N = 1e6 the floor is ~1e-11, so a
+``tol = 1e-10`` is met only with that allowance. A solve that still misses the target
+is an error naming the residual reached and the iteration count: a
 ``ValueError`` for concrete input, and under ``jax.jit`` a JAX runtime error with the
 same message, raised from a host callback that runs only after the iteration
 (:func:`raise_if_failed`).
@@ -39,12 +43,14 @@ __all__ = ["KrylovResult", "krylov", "default_maxiter", "failed", "raise_if_fail
 
 class KrylovResult(NamedTuple):
     """``x`` (N,) or (N, m); per right-hand side the ``iterations`` (BiCGStab steps,
-    each two products and two preconditioner applications) and the true relative
-    ``residual`` ``|b - A x| / |b|``."""
+    each two products and two preconditioner applications), the true relative
+    ``residual`` ``|b - A x| / |b|`` and its rounding ``floor``
+    ``eps | |A| |x| + |b| | / |b|``."""
 
     x: jax.Array
     iterations: jax.Array
     residual: jax.Array
+    floor: jax.Array
 
 
 def default_maxiter(n: int) -> int:
@@ -94,6 +100,13 @@ def _solve1(A: StencilMatrix, b, tol, maxiter, precond, transpose):
     def mv(x):
         return mv_(_barrier(x))
 
+    def floor(x):
+        absA = StencilMatrix(jnp.abs(A.values), A.adjl)
+        ax = absA.rmatvec(jnp.abs(x)) if transpose else absA.matvec(jnp.abs(x))
+        bnorm = _two_norm(b)
+        eps = jnp.finfo(b.dtype).eps
+        return eps * _two_norm(ax + jnp.abs(b)) / jnp.where(bnorm > 0, bnorm, 1.0)
+
     if precond is None:
         dinv = 1.0 / _diagonal(A)
 
@@ -113,7 +126,10 @@ def _solve1(A: StencilMatrix, b, tol, maxiter, precond, transpose):
         x2, it2, res2 = _bicgstab(mv, pc, b, x, tol, jnp.maximum(maxiter - it, 1))
         return x2, it + it2, res2
 
-    return jax.lax.cond((res > tol) & (it < maxiter), restart, lambda a: a, (x, it, res))
+    x, it, res = jax.lax.cond(
+        (res > jnp.maximum(tol, 8 * floor(x))) & (it < maxiter), restart, lambda a: a, (x, it, res)
+    )
+    return x, it, res, floor(x)
 
 
 def krylov(
@@ -153,20 +169,21 @@ def _krylov(A, b, tol, maxiter, precond, transpose):
     one = lambda r: _solve1(A, r, tol, maxiter, precond, transpose)  # noqa: E731
     if b.ndim == 1:
         return KrylovResult(*one(b))
-    return KrylovResult(*jax.vmap(one, in_axes=1, out_axes=(1, 0, 0))(b))
+    return KrylovResult(*jax.vmap(one, in_axes=1, out_axes=(1, 0, 0, 0))(b))
 
 
 def _message(residual: float, iterations: int, tol: float, maxiter: int) -> str:
     return (
         f"linsolve: the Krylov solve (BiCGStab) did not converge: relative residual "
-        f"{residual:.2e} > tol {tol:.1e} after {iterations} iterations (maxiter {maxiter}); "
+        f"{residual:.2e} > tol {tol:.1e} (and > 8x its rounding floor) after {iterations} "
+        f"iterations (maxiter {maxiter}); "
         "pass precond=rbfopt.sparse.amg(A), raise maxiter, or use method='direct'"
     )
 
 
 def failed(res: KrylovResult, tol: float) -> jax.Array:
-    """True where the solve missed ``tol`` (or produced NaN)."""
-    return jnp.any(~(res.residual <= tol))
+    """True where the solve missed ``max(tol, 8 * floor)`` (or produced NaN)."""
+    return jnp.any(~(res.residual <= jnp.maximum(tol, 8 * res.floor)))
 
 
 def raise_if_failed(res: KrylovResult, tol: float, maxiter: int) -> jax.Array:

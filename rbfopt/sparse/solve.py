@@ -183,7 +183,8 @@ def linsolve(
 
     * ``"direct"``: SuperLU on the host (exact to rounding; ``tol``/``maxiter`` unused).
     * ``"krylov"``: preconditioned BiCGStab in JAX (:mod:`rbfopt.sparse.krylov`), to a
-      true relative residual ``|b - A x| / |b| <= tol`` within ``maxiter`` iterations
+      true relative residual ``|b - A x| / |b| <= tol`` (or 8x its rounding floor, when
+      that is larger: :mod:`rbfopt.sparse.krylov`) within ``maxiter`` iterations
       (default :func:`~rbfopt.sparse.krylov.default_maxiter`); ``precond`` an
       :class:`~rbfopt.sparse.AMG` from :func:`rbfopt.sparse.amg`, else Jacobi.
     * ``"auto"`` (default): ``"direct"`` when the default backend is the CPU, no
