@@ -59,12 +59,25 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 
 
-def _ell(M: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
-    """Padded rows of a sparse matrix: (vals, cols), both (n_rows, max row nnz)."""
+def _bucket(n: int) -> int:
+    """``n`` rounded up to the grid ``ceil(2^(j/4))``: shapes that a slightly changed
+    matrix most likely shares, so a rebuilt hierarchy does not recompile the jitted
+    step (at most 19 % padding)."""
+    if n <= 4:
+        return max(n, 1)
+    j = int(np.ceil(4 * np.log2(n) - 1e-9))
+    return max(int(np.ceil(2 ** (j / 4) - 1e-9)), n)
+
+
+def _ell(M: sp.spmatrix, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Padded rows of a sparse matrix, zero-padded to ``shape``: (vals, cols), both
+    (rows, bucketed max row nnz)."""
     M = sp.csr_matrix(M)
+    if shape is not None:
+        M.resize(shape)
     M.sum_duplicates()
     counts = np.diff(M.indptr)
-    w = max(int(counts.max(initial=0)), 1)
+    w = _bucket(max(int(counts.max(initial=0)), 1))
     n = M.shape[0]
     vals = np.zeros((n, w))
     cols = np.zeros((n, w), np.int32)
@@ -125,7 +138,9 @@ class AMG:
     exact transpose ``M^T r``, both linear in ``r`` and traceable; ``A`` is the
     current fine matrix (its values may differ from the ones the hierarchy was built
     from, on the same stencils ``adjl``). ``sizes`` lists the level sizes from fine
-    to coarse.
+    to coarse, the coarse ones padded to a geometric grid of sizes (as are the gather
+    widths) so that hierarchies rebuilt after a restencil mostly share their shapes and
+    a jitted step taking the hierarchy as an argument does not recompile.
     """
 
     def __init__(
@@ -134,9 +149,9 @@ class AMG:
         fine_t,
         levels,
         coarse_inv,
+        stencils,
         sweeps: int,
         sizes: tuple[int, ...],
-        stencils: int,
         dtype: str = "float64",
     ):
         self.omega0 = omega0  # damping / rho on the fine level
@@ -145,12 +160,14 @@ class AMG:
         self.coarse_inv = coarse_inv
         self.sweeps = sweeps
         self.sizes = sizes
-        self.stencils = stencils  # fingerprint of the adjl it was built for
+        # fingerprint of the adjl it was built for: a leaf, not static, so that a
+        # rebuilt hierarchy of the same (bucketed) shapes reuses the compiled step
+        self.stencils = stencils
         self.dtype = dtype  # of the V-cycle's arithmetic
 
     def tree_flatten(self):
-        children = (self.omega0, self.fine_t, self.levels, self.coarse_inv)
-        return children, (self.sweeps, self.sizes, self.stencils, self.dtype)
+        children = (self.omega0, self.fine_t, self.levels, self.coarse_inv, self.stencils)
+        return children, (self.sweeps, self.sizes, self.dtype)
 
     @classmethod
     def tree_unflatten(cls, aux, children):
@@ -230,7 +247,7 @@ def stencil_fingerprint(adjl: np.ndarray) -> int:
     """A checksum of the stencils (the column layout an :class:`AMG` is tied to)."""
     a = np.asarray(adjl, np.int64).ravel()
     weights = 1 + np.arange(a.size, dtype=np.int64) % 7919
-    return int(a.size * 1_000_003 + np.sum(a * weights))
+    return int((a.size * 1_000_003 + np.sum(a * weights)) % (2**61 - 1))
 
 
 def _transpose_gather(adjl: np.ndarray) -> tuple[jax.Array, jax.Array]:
@@ -240,7 +257,7 @@ def _transpose_gather(adjl: np.ndarray) -> tuple[jax.Array, jax.Array]:
     cols = adjl.ravel()
     order = np.argsort(cols, kind="stable")
     counts = np.bincount(cols, minlength=n)
-    w = max(int(counts.max(initial=0)), 1)
+    w = _bucket(max(int(counts.max(initial=0)), 1))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     slot = np.arange(n * k) - np.repeat(starts, counts)
     pos = np.full((n, w), n * k, np.int32)
@@ -310,6 +327,8 @@ def amg(
             f"{np.flatnonzero(d == 0)[:10].tolist()}; Jacobi smoothing needs a nonzero diagonal"
         )
     ml = pyamg.smoothed_aggregation_solver(S, **{**DEFAULT_OPTIONS, **pyamg_options})
+    # coarse levels padded (zero rows and columns, zero Jacobi weights) to bucketed sizes
+    m = [S.shape[0]] + [_bucket(lev.A.shape[0]) for lev in ml.levels[1:]]
     levels = []
     omega0 = None
     for i, lev in enumerate(ml.levels[:-1]):
@@ -317,17 +336,17 @@ def amg(
         dinv = 1.0 / Al.diagonal()
         w = omega / _rho(Al, dinv)
         entry: dict[str, Any] = {
-            "P": _ell(lev.P),
-            "R": _ell(lev.R),
-            "Pt": _ell(lev.P.T),
-            "Rt": _ell(lev.R.T),
+            "P": _ell(lev.P, (m[i], m[i + 1])),
+            "R": _ell(lev.R, (m[i + 1], m[i])),
+            "Pt": _ell(lev.P.T, (m[i + 1], m[i])),
+            "Rt": _ell(lev.R.T, (m[i], m[i + 1])),
         }
         if i == 0:
             omega0 = cast(w)
         else:
-            entry["A"] = _ell(Al)
-            entry["At"] = _ell(Al.T)
-            entry["dinv"] = w * dinv
+            entry["A"] = _ell(Al, (m[i], m[i]))
+            entry["At"] = _ell(Al.T, (m[i], m[i]))
+            entry["dinv"] = np.pad(w * dinv, (0, m[i] - dinv.size))
         levels.append(
             jax.tree_util.tree_map(
                 lambda a: cast(a) if np.issubdtype(a.dtype, np.floating) else jnp.asarray(a),
@@ -335,15 +354,17 @@ def amg(
             )
         )
     Ac = np.asarray(ml.levels[-1].A.toarray())
+    inv = np.zeros((m[-1], m[-1]))
+    inv[: Ac.shape[0], : Ac.shape[0]] = np.linalg.inv(Ac)
     if omega0 is None:  # one level: the preconditioner is the exact inverse
         omega0 = cast(0.0)
     return AMG(
         omega0,
         _transpose_gather(np.asarray(A.adjl)),
         tuple(levels),
-        cast(np.linalg.inv(Ac)),
+        cast(inv),
+        jnp.asarray(stencil_fingerprint(np.asarray(A.adjl)), jnp.int64),
         sweeps,
-        tuple(int(lev.A.shape[0]) for lev in ml.levels),
-        stencil_fingerprint(np.asarray(A.adjl)),
+        tuple(m),
         dtype,
     )

@@ -241,7 +241,9 @@ def linsolve(
             )
         if precond.n != n:
             raise ValueError(f"precond: built for N = {precond.n}, but A is {n}x{n}")
-        if not is_tracer(A.adjl) and stencil_fingerprint(np.asarray(A.adjl)) != precond.stencils:
+        if not is_tracer(A.adjl, precond.stencils) and stencil_fingerprint(
+            np.asarray(A.adjl)
+        ) != int(precond.stencils):
             raise ValueError(
                 "precond: built for other stencils (A.adjl differs); rebuild it with "
                 "rbfopt.sparse.amg(A) after a restencil"

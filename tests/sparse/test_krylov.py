@@ -85,6 +85,25 @@ def test_stale_amg_still_converges(poisson):
     assert _rel(linsolve(A2, b, "krylov", precond=M), ref) < 1e-8
 
 
+def test_rebuilt_amg_reuses_the_compiled_solve(poisson):
+    """A hierarchy rebuilt for changed values has the same pytree shapes: no retrace."""
+    A, b, _, M = poisson
+    traces = []
+
+    @jax.jit
+    def solve(v, r, M):
+        traces.append(1)
+        return linsolve(StencilMatrix(v, A.adjl), r, "krylov", precond=M)
+
+    v2 = A.values * (1 + 0.05 * jnp.cos(jnp.arange(A.values.size)).reshape(A.values.shape))
+    M2 = amg(StencilMatrix(v2, A.adjl))
+    solve(A.values, b, M)
+    x2 = solve(v2, b, M2)
+    assert len(traces) == 1
+    ref = spla.spsolve(StencilMatrix(v2, A.adjl).to_scipy().tocsc(), np.asarray(b))
+    assert _rel(x2, ref) < 1e-8
+
+
 def test_rules(poisson):
     A, b, _, M = poisson
     adjl = A.adjl
