@@ -88,13 +88,12 @@ def _bicgstab(mv, pc, b, x0, tol, maxiter):
 
 
 def _solve1(A: StencilMatrix, b, tol, maxiter, precond, transpose):
+    # the operator is always A's own product; the hierarchy only preconditions, so a
+    # stale or mismatched one costs iterations, never correctness
+    fine = A
     if transpose and precond is not None:
-        # the hierarchy's gather form of A^T beats the scatter-add of A.rmatvec
-        A = precond.transpose(A)
-        transpose = False
-        vcycle = partial(precond._vcycle, transpose=True)
-    elif precond is not None:
-        vcycle = partial(precond._vcycle, transpose=False)
+        # the V-cycle of A^T runs on the gather form of A^T (no scatter-add)
+        fine = precond.transpose(A)
     mv_ = A.rmatvec if transpose else A.matvec
 
     def mv(x):
@@ -113,10 +112,10 @@ def _solve1(A: StencilMatrix, b, tol, maxiter, precond, transpose):
         def pc(r):
             return dinv * r
     else:
-        Ap = StencilMatrix(A.values.astype(precond.dtype), A.adjl)  # cast once per solve
+        Ap = StencilMatrix(fine.values.astype(precond.dtype), fine.adjl)  # cast once per solve
 
         def pc(r):
-            return vcycle(Ap, r)
+            return precond._vcycle(Ap, r, transpose)
 
     x, it, res = _bicgstab(mv, pc, b, jnp.zeros_like(b), tol, maxiter)
 
