@@ -1,12 +1,14 @@
 """The ``rbfopt`` command: ``list``, ``run``, ``export``, ``nodes``, ``bench``.
 
 ``rbfopt run [NAME|PATH] [--steps N] [--optimizer NAME] [--lr X] [--schedule S]
-[--out DIR] [--resume] [--seed S] [--opt key=value ...]`` runs a study (default:
-``poisson_nodes``) and writes into ``--out`` (default ``runs/<name>/``):
+[--out DIR] [--resume] [--seed S] [--devices N] [--opt key=value ...]`` runs a study
+(default: ``poisson_nodes``) and writes into ``--out`` (default ``runs/<name>/``):
 ``history.csv``, ``summary.json``, ``convergence.png``, ``nodes.png``,
 ``fields.png`` (2-D), ``initial.vtu``, ``optimized.vtu``, ``mesh.msh`` (2-D) and
 ``checkpoint.npz``. Problem options (``--opt key=value``) are typed by the defaults
-of the module's ``problem(**options)`` signature.
+of the module's ``problem(**options)`` signature. ``--devices N`` splits the node
+arrays over N devices (:mod:`rbfopt.app.sharding`); on CPU it starts JAX with N
+host devices.
 
 A problem is a module with a ``problem(**options) -> rbfopt.Problem`` function: by
 name from ``$RBFOPT_PROBLEMS``, the shipped studies, the ``rbfopt.problems`` entry
@@ -163,7 +165,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_devices(n: int | None) -> None:
+    """Ask JAX for ``n`` CPU devices before it starts (XLA reads the count once)."""
+    if n is None:
+        return
+    if n < 1:
+        raise CLIError(f"--devices must be >= 1, got {n}")
+    from ..fd import set_host_device_count
+
+    try:
+        set_host_device_count(n)
+    except RuntimeError:
+        pass  # JAX runs already (an in-process call): run() checks the devices it has
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _host_devices(args.devices)  # first: a problem module may create arrays on import
     from . import driver as optimize
     from . import outputs
 
@@ -202,6 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             restencil_every=args.restencil_every or int(defaults.get("restencil_every", 10)),
             checkpoint_every=args.checkpoint_every,
             meta={"source": source, "lr": lr, "schedule": schedule},
+            devices=args.devices,
         )
     except (ValueError, TypeError, FloatingPointError) as e:
         raise CLIError(f"{name}: {e}") from e
@@ -214,6 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "lr": lr,
         "schedule": schedule,
         "seed": args.seed or 0,
+        "devices": args.devices or 1,
         "runtime_s": time.perf_counter() - t0,
     }
     summary = outputs.publish(prob, res, out, facts)
@@ -352,6 +371,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     r.add_argument("--seed", type=int, help="random seed (problem and driver)")
+    r.add_argument(
+        "--devices",
+        type=int,
+        help="split the node arrays over N devices (on CPU: N host devices; default 1)",
+    )
     r.add_argument(
         "--opt",
         "-O",

@@ -10,7 +10,9 @@
 * :mod:`.checkpoint`: the loop state as arrays + a JSON header (``checkpoint.npz``),
   written atomically, so ``resume=True`` continues bit-for-bit like an
   uninterrupted run on the same machine;
-* :mod:`.records`: history rows, the progress bar, CSV / JSON files.
+* :mod:`.records`: history rows, the progress bar, CSV / JSON files;
+* :mod:`.sharding`: node arrays split over devices (``devices=``), padded to an
+  even split, the step partitioned by ``jax.jit`` (SPMD).
 
 This module holds the optimizers by name and the loop itself: after
 ``max_failures`` consecutive rejected steps the run stops, keeping the best
@@ -42,6 +44,7 @@ from .records import (
     write_history_csv,
     write_summary,
 )
+from .sharding import DevicesArg, NodeLayout, device_mesh, unpad
 from .step import LoopState, Steps, template
 
 __all__ = [
@@ -170,6 +173,7 @@ def run(
     optimizer_name: str | None = None,
     meta: Mapping[str, Any] | None = None,
     callback: Callable[[LoopState, dict[str, float]], Any] | None = None,
+    devices: DevicesArg = None,
 ) -> RunResult:
     """Minimize ``problem.loss`` for ``steps`` optimizer steps.
 
@@ -192,6 +196,13 @@ def run(
       callback: ``callback(state, row)`` after every accepted step (after its
         checkpoint, if one was due) with the :class:`LoopState` and the history row:
         for monitoring, and for tests (stop the process at a given step).
+      devices: None or 1 (one device), a number of devices (the first of
+        :func:`jax.devices`; on CPU forced host devices, see :mod:`.sharding`) or a
+        1-D :class:`jax.sharding.Mesh`. Node arrays of the parameters and stencils
+        are split along their leading axis (padded to an even split; the loss never
+        sees the padding), the rest replicated; the result equals a one-device run's
+        to round-off. Recorded as ``meta["devices"]`` in the checkpoint; a run may
+        resume on another device count.
 
     Returns:
       :class:`RunResult`.
@@ -204,6 +215,7 @@ def run(
       (3, [2.0, 0.5, 0.125, 0.03125])
     """
     _check_counts(steps=steps)
+    mesh = device_mesh(devices)
     counts = (restencil_every, checkpoint_every, max_failures)
     _check_counts(1, restencil_every=counts[0], checkpoint_every=counts[1], max_failures=counts[2])
     if isinstance(optimizer, str):
@@ -214,15 +226,26 @@ def run(
         "problem": problem.name,
         "options": jsonable(problem.options),
         "optimizer": optimizer_name,
-        "meta": jsonable(dict(meta or {})),
+        "meta": jsonable({**dict(meta or {}), "devices": 1 if mesh is None else mesh.size}),
     }
     if not isinstance(optimizer, optax.GradientTransformationExtraArgs):
         optimizer = optax.with_extra_args_support(optimizer)
-    fns = Steps(objective(problem), optimizer, problem.project)
+    params = initial_params(problem)
+    aux = _stencils(problem, params)
+    layout = None if mesh is None else NodeLayout.of(mesh, params, aux)
+    fn, project = objective(problem), problem.project
+    if layout is not None:  # the step works on padded arrays, the problem never sees them
+        fn, project = layout.objective(fn), layout.project(project)
+    fns = Steps(fn, optimizer, project)
     path = None if out_dir is None else os.path.join(out_dir, CHECKPOINT_NAME)
-    loop = _Loop(problem, fns, path, ident, callback, *counts)
-    state, history = loop.resume(optimizer) if resume else loop.start(seed)
+    like = template(params, aux, optimizer)
+    loop = _Loop(problem, fns, path, ident, callback, *counts, layout=layout, like=like)
+    if resume:
+        state, history = loop.resume(optimizer)
+    else:
+        state, history = loop.start(params, aux, seed)
     state, stopped = loop.run(state, history, steps, progress)
+    state = loop.unpadded(state)
     return RunResult(
         params=state.best_params,
         last_params=state.params,
@@ -261,25 +284,37 @@ class _Loop:
     restencil_every: int
     checkpoint_every: int
     max_failures: int
+    layout: NodeLayout | None = None
+    like: LoopState | None = None  # the unpadded state's shapes (checkpoints, results)
     elapsed0: float = 0.0
     t_start: float = dataclasses.field(default_factory=time.perf_counter)
 
     def elapsed(self) -> float:
         return self.elapsed0 + time.perf_counter() - self.t_start
 
+    def unpadded(self, state: LoopState) -> LoopState:
+        """``state`` without the padding of its node arrays (as a one-device run's)."""
+        return state if self.layout is None else unpad(state, self.like)
+
     def save(self, state: LoopState, history: list[dict[str, float]]) -> None:
         if self.ckpt_path is not None:
             step = int(state.step)
             elapsed = self.elapsed()
+            # unpadded: the file does not depend on the device count
+            state = self.unpadded(state)
             checkpoint.save(
                 self.ckpt_path, state, step=step, history=history, elapsed=elapsed, **self.ident
             )
 
-    def start(self, seed: int) -> tuple[LoopState, list[dict[str, float]]]:
-        params = initial_params(self.problem)
-        aux = _stencils(self.problem, params)
+    def start(self, params: Any, aux: Any, seed: int) -> tuple[LoopState, list[dict[str, float]]]:
+        if self.layout is not None:
+            params, aux = self.layout.place((params, aux))
         t0 = time.perf_counter()
         state, info = self.fns.first(params, aux, jax.random.PRNGKey(seed))
+        if self.layout is not None:
+            # the optimizer state comes out replicated, the step would split it: placed
+            # as the step leaves it, the step compiles once
+            state = self.layout.place(state)
         info = jax.device_get(info)
         if not info.ok:
             raise ValueError(
@@ -292,10 +327,12 @@ class _Loop:
     def resume(self, optimizer: optax.GradientTransformation) -> tuple[LoopState, list]:
         ck = checkpoint.load(self.ckpt_path)
         ck.check(self.ident["problem"], self.ident["options"], self.ident["optimizer"])
-        params = initial_params(self.problem)
-        like = template(params, _stencils(self.problem, params), optimizer)
+        restored = ck.restore(self.like)
         self.elapsed0 = ck.elapsed
-        return jax.tree_util.tree_map(jnp.asarray, ck.restore(like)), list(ck.history)
+        if self.layout is not None:
+            padded = template(*self.layout.padded_like(), optimizer)
+            return self.layout.place_like(restored, padded), list(ck.history)
+        return jax.tree_util.tree_map(jnp.asarray, restored), list(ck.history)
 
     def step(self, state: LoopState, fresh: bool) -> tuple[LoopState, Any]:
         """One step; with ``fresh``, restencil at the candidate before evaluating it
@@ -305,7 +342,10 @@ class _Loop:
         cand, opt_state = self.fns.propose(state)
         aux = state.aux
         if bool(self.fns.finite(cand)):  # no neighbour search on NaN
-            aux = _stencils(self.problem, cand)
+            if self.layout is None:
+                aux = _stencils(self.problem, cand)
+            else:  # the host's neighbour search sees the unpadded nodes
+                aux = self.layout.place(_stencils(self.problem, unpad(cand, self.like.params)))
         return self.fns.finish(state, cand, opt_state, aux)
 
     def run(self, state: LoopState, history: list, steps: int, progress: bool):
@@ -338,7 +378,7 @@ class _Loop:
                 if k % self.checkpoint_every == 0 or k == steps:
                     self.save(state, history)
                 if self.callback is not None:
-                    self.callback(state, row)
+                    self.callback(self.unpadded(state), row)
         if stopped is not None:
             self.save(state, history)
         return state, stopped
