@@ -89,7 +89,7 @@ def solver_mesh(
     if kind is None and hasattr(points, "kind"):
         kind = points.kind
     p = _check_points(getattr(points, "points", points), domain)
-    cells = _cells_inside(p, domain, min_quality)
+    cells = _cells_inside(p, domain, min_quality, kind)
     facets = _boundary_facets(cells)
     group = np.asarray(domain.closest(p[facets].mean(axis=1))[2]).astype(np.int64)
     order = np.argsort(group, kind="stable")  # facets of one group together
@@ -127,8 +127,17 @@ def _check_kind(kind: Any, n: int, facets: np.ndarray) -> np.ndarray:
     return k
 
 
-def _cells_inside(p: np.ndarray, domain: Any, min_quality: float) -> np.ndarray:
-    """Positively oriented Delaunay cells with centroid inside, exposed slivers peeled."""
+#: A cell through an interior node stays when its centroid lies outside by less than
+#: this fraction of its longest edge: next to a curved boundary the boundary facet
+#: between two nodes cuts the surface, so a valid cell's centroid can fall just outside.
+INTERIOR_SLACK = 0.1
+
+
+def _cells_inside(
+    p: np.ndarray, domain: Any, min_quality: float, kind: np.ndarray | None = None
+) -> np.ndarray:
+    """Positively oriented Delaunay cells with centroid inside (or, through an interior
+    node, just outside: :data:`INTERIOR_SLACK`), exposed slivers peeled."""
     if not min_quality >= 0:
         raise ValueError(f"min_quality: expected a number >= 0, got {min_quality}")
     try:
@@ -137,7 +146,16 @@ def _cells_inside(p: np.ndarray, domain: Any, min_quality: float) -> np.ndarray:
         raise ValueError(f"points: Delaunay failed (all points on a line/plane?): {e}") from e
     vol = _signed_measure(p[cells])
     cells[vol < 0, :2] = cells[vol < 0, 1::-1]  # swap two vertices: positive orientation
-    cells = cells[np.asarray(domain.contains(p[cells].mean(axis=1)), dtype=bool)]
+    centroid = p[cells].mean(axis=1)
+    keep = np.array(domain.contains(centroid), dtype=bool)
+    if kind is not None and len(kind) == len(p):
+        inner = (np.asarray(kind)[cells] == 0).any(axis=1) & ~keep
+        if inner.any():
+            c = cells[inner]
+            longest = np.max(np.linalg.norm(p[c][:, :, None] - p[c][:, None], axis=-1), axis=(1, 2))
+            near = np.asarray(domain.sdf(centroid[inner])) < INTERIOR_SLACK * longest
+            keep[np.flatnonzero(inner)[near]] = True
+    cells = cells[keep]
     if len(cells):
         cells = _peel(cells, _relative_measure(p[cells]) <= min_quality)
     if len(cells) == 0:

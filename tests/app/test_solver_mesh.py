@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import meshio
 import numpy as np
 import pytest
@@ -206,3 +208,27 @@ def test_nonconvex_domain_with_hole():
     mid = mesh.points[mesh.cells_dict["line"]].mean(axis=1)[:, :2]
     in_hole = np.all((mid > 0.3 - 1e-12) & (mid < 0.6 + 1e-12), axis=1)
     assert np.array_equal(mesh.cell_data_dict["group"]["line"] == dom.group_id("hole0"), in_hole)
+
+
+def test_curved_hole_3d_leaves_no_hole(monkeypatch):
+    # box minus a ball (a 332-triangle surface): next to the curved surface a valid
+    # tetrahedron through an interior node can have its centroid just outside
+    from rbfopt.app import solver_mesh as module
+    from rbfopt.app.catalog import load_module
+
+    dom = load_module("poisson_box_hole")[0].DOMAIN
+    ns = ro.nodes.generate(dom, ro.nodes.spacing_for(dom, 3000))
+
+    def mesh_of():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            return solver_mesh(ns, dom)
+
+    mesh = mesh_of()
+    facets = mesh.cells_dict["triangle"]
+    assert np.all(ns.kind[facets] != 0)  # every boundary facet is on the boundary
+    x = mesh.points[mesh.cells_dict["tetra"]]
+    assert abs(np.linalg.det(x[:, 1:] - x[:, :1]).sum() / 6 / dom.measure - 1) < 0.01
+    monkeypatch.setattr(module, "INTERIOR_SLACK", 0.0)  # centroids only: holes
+    with pytest.raises(RuntimeWarning, match="hole"):
+        mesh_of()
