@@ -73,6 +73,17 @@ def exact_fn(width: float = 0.25):
     return u
 
 
+def spec(width: float = 0.25) -> dict:
+    """The PDE of the study: source, conditions per group, exact solution."""
+    u = exact_fn(width)
+    flux = lambda x, nrm: jnp.dot(jax.grad(u)(x), nrm)  # noqa: E731
+    return dict(
+        source=lambda x: jnp.trace(jax.hessian(u)(x)),
+        bcs={"box": ro.Dirichlet(u), "hole": ro.Neumann(flux)},
+        exact=u,
+    )
+
+
 def problem(
     n: int = 3000, objective: str = "exact", width: float = 0.25, blend: int = 2, seed: int = 0
 ) -> Problem:
@@ -80,15 +91,11 @@ def problem(
     see :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights)."""
     if width <= 0:
         raise ValueError(f"width: must be > 0, got {width}")
-    u = exact_fn(width)
-    flux = lambda x, nrm: jnp.dot(jax.grad(u)(x), nrm)  # noqa: E731
     prob = ro.studies.node_layout(
         DOMAIN,
-        source=lambda x: jnp.trace(jax.hessian(u)(x)),
-        bcs={"box": ro.Dirichlet(u), "hole": ro.Neumann(flux)},
+        **spec(width),
         n=n,
         objective=objective,
-        exact=u,
         seed=seed,
         name="poisson_box_hole",
         reference_refine=2.0,

@@ -9,6 +9,7 @@ sees) beside the run's generated start and optimized layout.
 
     python scripts/compare_layouts.py poisson_holes RUN
     python scripts/compare_layouts.py poisson_nodes RUN
+    python scripts/compare_layouts.py poisson_box_hole RUN   # 3-D
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ import numpy as np
 import rbfopt as ro
 from rbfopt.app.catalog import load_module
 
-PEAKS = {"poisson_nodes": (-0.4, 0.4), "poisson_holes": (1.45, 0.3)}
+PEAKS = {
+    "poisson_nodes": (-0.4, 0.4),
+    "poisson_holes": (1.45, 0.3),
+    "poisson_box_hole": (0.55, 0.55, 0.55),
+}
 
 
 def graded(c, h0: float, ratio: float, radius: float):
@@ -50,7 +55,10 @@ def matched(domain, c, n: int, ratio: float, radius: float):
 def true_error(mod, options, spacing) -> tuple[int, float]:
     spec = mod.spec(options.get("width", 0.08))
     k = options.get("k") or None
-    prob = ro.studies.node_layout(mod.DOMAIN, **spec, spacing=spacing, k=k, objective="exact")
+    blend = options.get("blend", ro.studies.TUNING["blend"])
+    prob = ro.studies.node_layout(
+        mod.DOMAIN, **spec, spacing=spacing, k=k, blend=blend, objective="exact"
+    )
     rep = prob.report(prob.init())
     return rep["n_nodes"], rep["true_rms_error_initial"]
 

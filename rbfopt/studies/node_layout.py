@@ -66,7 +66,7 @@ TUNING = {
     "spacing_floor": 0.3,  # barrier distance, in units of h
     "margin": 0.25,  # interior depth and corner gap of the projection, in units of h
     "fine": 2.0,  # exact objective: evaluation grid spacing h / fine
-    "reference_refine": 3.0,  # reference spacing h / reference_refine
+    "reference_refine": 4.0,  # reference spacing h / reference_refine
     "reference_basis": PHS(5, poly_deg=4),
     "max_reference_nodes": 400_000,
     "max_eval_points": 20_000,
