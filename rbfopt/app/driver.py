@@ -202,7 +202,8 @@ def run(
         are split along their leading axis (padded to an even split; the loss never
         sees the padding), the rest replicated; the result equals a one-device run's
         to round-off. Recorded as ``meta["devices"]`` in the checkpoint; a run may
-        resume on another device count.
+        resume on another device count. Limits on CPU host devices (the weight
+        build's own device split, host-callback solves): see :mod:`.sharding`.
 
     Returns:
       :class:`RunResult`.

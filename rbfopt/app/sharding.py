@@ -19,6 +19,19 @@ zeros add nothing to the norms and inner products they take, so the padded rows 
 zero and the real ones follow the unpadded run. (An optimizer that adds noise would
 draw it for the padded shape: not covered.)
 
+Limits (JAX 0.10.2, CPU host devices). The weight build splits its own stencil chunks
+over all local CPU devices (``jax.shard_map`` on a mesh ``"stencils"``,
+:func:`rbfopt.set_host_device_count`) once it has at least two chunks per device;
+inside the driver's sharded step JAX refuses that second mesh ("mesh should be the
+same across the entire program"). The sparse solve's SuperLU host callback
+(``jax.pure_callback``) compiles with sharded operands (XLA gathers them to one
+device) and a node-layout study of 200 nodes matches one device on 4 and 8 host
+devices; with 1000-2000 nodes it can deadlock: JAX's ``pure_callback`` puts its
+operands on CPU device 0 (``device_put``) and the callback's ``np.asarray`` waits for
+that copy while device 0 waits in an all-reduce of the same program for the device
+running the callback (XLA aborts after 40 s: "only 3 of 4 threads arrived").
+A solve without host callbacks avoids it.
+
 Examples:
   >>> import jax.numpy as jnp
   >>> mesh = device_mesh(None)          # one device: no sharding

@@ -158,7 +158,9 @@ def test_even_split_matches_one_device(fast_runs):
 
 @pytest.mark.slow
 def test_node_layout_study_sharded_matches_one_device():
-    # about 70 s: each of the study's jitted functions compiles in ~15 s on 2 cores
+    # about 70 s: each of the study's jitted functions compiles in ~15 s on 2 cores.
+    # 200 nodes: at 1000-2000 the SuperLU callback can deadlock against an all-reduce
+    # (see rbfopt.app.sharding, Limits); XLA then aborts the child after 40 s.
     r = _result(_start(LAYOUT, 4))
     assert r["n"] > 150
     assert r["layout"] < 1e-10
@@ -193,3 +195,15 @@ def test_mesh_argument():
 def test_one_device_mesh_runs_unchanged():
     res = optimize.run(quad(), "sgd", 2, lr=0.25, devices=1, progress=False)
     np.testing.assert_allclose(res.params, [0.75, 0.75, 0.75])
+
+
+def test_cli_devices_refused(tmp_path, capsys):
+    from rbfopt.app.cli import main
+
+    out = str(tmp_path / "run")
+    assert main(["run", TOY, "--steps", "1", "--out", out, "-q", "--devices", "0"]) == 2
+    assert "--devices must be >= 1" in capsys.readouterr().err
+    # JAX runs already (one device here): the count cannot change any more
+    n = jax.device_count() + 1
+    assert main(["run", TOY, "--steps", "1", "--out", out, "-q", "--devices", str(n)]) == 2
+    assert f"devices: asked for {n} devices" in capsys.readouterr().err
