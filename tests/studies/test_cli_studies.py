@@ -22,7 +22,7 @@ STUDY = textwrap.dedent(
     def u(x):
         return jnp.sin(2 * x[0]) * jnp.exp(x[1])
 
-    def problem(n: int = 150, bc: str = "ok", source: str = "ok"):
+    def problem(n: int = 150, bc: str = "ok", source: str = "ok", limit: int = 0):
         dom = ro.geometry.Polygon(
             [[0, 0], [1, 0], [1, 1], [0, 1]],
             holes=[[[0.4, 0.4], [0.6, 0.4], [0.6, 0.6], [0.4, 0.6]]],
@@ -34,9 +34,16 @@ STUDY = textwrap.dedent(
             bcs["inlet"] = ro.Dirichlet(0.0)
         if bc == "missing":
             del bcs["hole0"]
+        if bc == "neumann":
+            bcs = {g: ro.Neumann(flux) for g in bcs}
         f = lambda x: jnp.trace(jax.hessian(u)(x))
         if source == "nan":
             f = lambda x: jnp.nan * x[0]
+        if source == "shape":
+            f = lambda x: x
+        if limit:
+            return ro.studies.node_layout(dom, source=f, bcs=bcs, n=n, objective="reference",
+                                          max_reference_nodes=limit, name="holes")
         return ro.studies.node_layout(dom, source=f, bcs=bcs, n=n, objective="exact", exact=u,
                                       name="holes")
     '''
@@ -91,6 +98,9 @@ def test_runs_and_exports_groups(study_file, tmp_path):
         ("bc=unknown", "bcs: unknown boundary groups ['inlet']"),
         ("bc=missing", "bcs: no condition for the boundary groups ['hole0']"),
         ("source=nan", "source: NaN or inf at nodes"),
+        ("source=shape", "source: must return one value per point"),
+        ("bc=neumann", "bcs: every group has a Neumann condition"),
+        ("limit=500", "reference: the reference node set"),
     ],
 )
 def test_bad_study_exits_2(study_file, tmp_path, capsys, opt, msg):
