@@ -71,8 +71,11 @@ def test_amg_transpose_is_exact(poisson):
     lhs = jnp.vdot(M.apply_transpose(A, y), x)
     rhs = jnp.vdot(y, M.apply(A, x))
     assert abs(float(lhs - rhs)) < 1e-10 * abs(float(rhs))
+    # its own forward cycle: two set-ups differ (pyamg's spectral-radius estimate
+    # starts from a random vector), so the float64 one is no reference for it
     lhs32 = jnp.vdot(M32.apply_transpose(A, y), x)
-    assert abs(float(lhs32 - rhs)) < 1e-4 * abs(float(rhs))
+    rhs32 = jnp.vdot(y, M32.apply(A, x))
+    assert abs(float(lhs32 - rhs32)) < 1e-4 * abs(float(rhs32))
 
 
 def test_stale_amg_still_converges(poisson):
