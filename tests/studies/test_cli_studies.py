@@ -41,11 +41,13 @@ STUDY = textwrap.dedent(
             f = lambda x: jnp.nan * x[0]
         if source == "shape":
             f = lambda x: x
+        # plain weights (blend=0) compile in half the time; the CLI and the export are
+        # what this file tests, the default blended study runs in tests/app/test_problems.py
         if limit:
             return ro.studies.node_layout(dom, source=f, bcs=bcs, n=n, objective="reference",
-                                          max_reference_nodes=limit, name="holes")
+                                          max_reference_nodes=limit, name="holes", blend=0)
         return ro.studies.node_layout(dom, source=f, bcs=bcs, n=n, objective="exact", exact=u,
-                                      name="holes")
+                                      name="holes", blend=0)
     '''
 )
 
