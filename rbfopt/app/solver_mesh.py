@@ -151,9 +151,8 @@ def _cells_inside(
     if kind is not None and len(kind) == len(p):
         inner = (np.asarray(kind)[cells] == 0).any(axis=1) & ~keep
         if inner.any():
-            c = cells[inner]
-            longest = np.max(np.linalg.norm(p[c][:, :, None] - p[c][:, None], axis=-1), axis=(1, 2))
-            near = np.asarray(domain.sdf(centroid[inner])) < INTERIOR_SLACK * longest
+            slack = INTERIOR_SLACK * _longest_edge(p[cells[inner]])
+            near = np.asarray(domain.sdf(centroid[inner])) < slack
             keep[np.flatnonzero(inner)[near]] = True
     cells = cells[keep]
     if len(cells):
@@ -201,12 +200,16 @@ def _signed_measure(x: np.ndarray) -> np.ndarray:
     return np.linalg.det(e) / (2.0 if x.shape[2] == 2 else 6.0)
 
 
+def _longest_edge(x: np.ndarray) -> np.ndarray:
+    """(m,) longest edge of the simplices ``x`` (m, d+1, d)."""
+    i, j = np.triu_indices(x.shape[1], 1)
+    return np.linalg.norm(x[:, i] - x[:, j], axis=2).max(axis=1)
+
+
 def _relative_measure(x: np.ndarray) -> np.ndarray:
     """|measure| / longest edge^d: ~0.43 / 0.12 for equilateral simplices, 0 when flat."""
     d = x.shape[2]
-    i, j = np.triu_indices(d + 1, 1)
-    longest = np.linalg.norm(x[:, i] - x[:, j], axis=2).max(axis=1)
-    return np.abs(_signed_measure(x)) / np.maximum(longest, 1e-300) ** d
+    return np.abs(_signed_measure(x)) / np.maximum(_longest_edge(x), 1e-300) ** d
 
 
 def _assemble(

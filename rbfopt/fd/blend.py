@@ -25,7 +25,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..basis import RadialBasis
+from ..basis import RadialBasis, safe_norm
 from ..operators import Operator
 from .weights import build_weights
 
@@ -33,13 +33,6 @@ __all__ = ["blended_weights"]
 
 #: Floor on the blend coefficients: keeps rows whose gaps all vanish (exact ties) finite.
 _FLOOR = 1e-12
-
-
-def _distances(centres: jax.Array, points: jax.Array) -> jax.Array:
-    """Euclidean distances with a zero-safe square root (finite gradient at r = 0)."""
-    r2 = jnp.sum((centres[:, None, :] - points) ** 2, axis=-1)
-    pos = r2 > 0
-    return jnp.where(pos, jnp.sqrt(jnp.where(pos, r2, 1.0)), 0.0)
 
 
 def blended_weights(
@@ -88,7 +81,7 @@ def blended_weights(
     c = x if eval_points is None else jnp.asarray(eval_points, dtype=jnp.float64)
     x = x.reshape(x.shape[0], -1)
     c = c.reshape(c.shape[0], -1)
-    d = _distances(c, x[adjl])
+    d = safe_norm(c[:, None, :] - x[adjl])  # finite gradient at r = 0
     order = jnp.argsort(jax.lax.stop_gradient(d), axis=1)
     ranked = jnp.take_along_axis(adjl, order, axis=1)
     d = jnp.take_along_axis(d, order, axis=1)
