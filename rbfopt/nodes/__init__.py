@@ -7,6 +7,8 @@
 * :func:`quality`: separation radius, fill distance, mesh ratio, spacing CV.
 * :func:`projection`: the constraint of a node set under optimization (features fixed,
   boundary nodes sliding along the boundary, interior nodes kept inside).
+* :func:`spatial_order`: a Hilbert-curve permutation (nearby nodes, nearby indices:
+  node arrays split over devices by index blocks stay local).
 """
 
 from ._generate import MAX_NODES, generate
@@ -14,5 +16,14 @@ from ._quality import quality
 from ._spacing import spacing_for
 from .constrain import projection
 from .nodeset import NodeSet
+from .order import spatial_order
 
-__all__ = ["MAX_NODES", "NodeSet", "generate", "projection", "quality", "spacing_for"]
+__all__ = [
+    "MAX_NODES",
+    "NodeSet",
+    "generate",
+    "projection",
+    "quality",
+    "spacing_for",
+    "spatial_order",
+]

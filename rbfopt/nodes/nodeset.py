@@ -42,6 +42,21 @@ class NodeSet:
     def __len__(self) -> int:
         return int(self.points.shape[0])
 
+    def take(self, index: np.ndarray) -> NodeSet:
+        """The nodes ``index`` (an index array or mask), every per-node array alike.
+
+        Examples:
+          >>> import numpy as np
+          >>> ns = NodeSet(np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0, 1], np.int8),
+          ...              np.array([-1, 0]), np.array([[0.0, 0.0], [0.0, -1.0]]), ("outer",))
+          >>> ns.take(np.array([1, 0])).group.tolist()
+          [0, -1]
+        """
+        return NodeSet(
+            self.points[index], self.kind[index], self.group[index], self.normals[index],
+            self.group_names,
+        )  # fmt: skip
+
     def to_meshio(self):
         """A ``meshio.Mesh`` with one vertex cell per node and point data ``kind``,
         ``group`` and ``normals``; points and normals have three components (zero-padded
