@@ -38,7 +38,6 @@ a V-cycle of the same shape because the pre- and post-sweep counts are equal.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import jax
@@ -69,15 +68,24 @@ def _bucket(n: int) -> int:
     return max(int(np.ceil(2 ** (j / 4) - 1e-9)), n)
 
 
-def _ell(M: sp.spmatrix, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _ell(
+    M: sp.spmatrix,
+    shape: tuple[int, int] | None = None,
+    width: int | None = None,
+    headroom: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Padded rows of a sparse matrix, zero-padded to ``shape``: (vals, cols), both
-    (rows, bucketed max row nnz)."""
+    (rows, ``width``; default the max row nnz with ``headroom``, bucketed). Raises
+    :class:`MisfitError` if a row has more entries than ``width``."""
     M = sp.csr_matrix(M)
     if shape is not None:
         M.resize(shape)
     M.sum_duplicates()
     counts = np.diff(M.indptr)
-    w = _bucket(max(int(counts.max(initial=0)), 1))
+    need = max(int(counts.max(initial=0)), 1)
+    w = _widen(headroom)(need) if width is None else width
+    if need > w:
+        raise MisfitError(f"a row of {need} entries, wider than {w}")
     n = M.shape[0]
     vals = np.zeros((n, w))
     cols = np.zeros((n, w), np.int32)
@@ -86,6 +94,10 @@ def _ell(M: sp.spmatrix, shape: tuple[int, int] | None = None) -> tuple[np.ndarr
     vals[rows, pos] = M.data
     cols[rows, pos] = M.indices
     return vals, cols
+
+
+class MisfitError(ValueError):
+    """A hierarchy that does not fit the shapes asked for (``amg(..., like=)``)."""
 
 
 def _ell_apply(m: tuple[jax.Array, jax.Array], x: jax.Array) -> jax.Array:
@@ -180,6 +192,25 @@ class AMG:
     def __repr__(self) -> str:
         return f"AMG(sizes={list(self.sizes)}, sweeps={self.sweeps})"
 
+    def with_stencils(self, adjl: Any) -> AMG:
+        """This hierarchy for new stencils ``adjl`` of the same nodes (after a
+        restencil), in the same shapes.
+
+        Only the transpose gather depends on the stencils; the coarse levels were built
+        from the old matrix and stay (a stale hierarchy costs iterations, never
+        accuracy). Raises ValueError if a node sits in more stencils than the
+        hierarchy's transpose gather holds (rebuild it then, with ``headroom``).
+        """
+        adjl = np.asarray(adjl)
+        if adjl.shape[0] != self.n:
+            raise ValueError(f"adjl: stencils of {adjl.shape[0]} nodes, the hierarchy has {self.n}")
+        fine_t = _transpose_gather(adjl, self.fine_t[0].shape[1])
+        stamp = jnp.asarray(stencil_fingerprint(adjl), jnp.int64)
+        return AMG(
+            self.omega0, fine_t, self.levels, self.coarse_inv, stamp, self.sweeps, self.sizes,
+            self.dtype,
+        )  # fmt: skip
+
     def transpose(self, A: StencilMatrix) -> StencilMatrix:
         """``A^T`` in stencil form (rows padded with zeros), for the stencils the
         hierarchy was built on: its product is a gather, not a scatter-add.
@@ -250,14 +281,21 @@ def stencil_fingerprint(adjl: np.ndarray) -> int:
     return int((a.size * 1_000_003 + np.sum(a * weights)) % (2**61 - 1))
 
 
-def _transpose_gather(adjl: np.ndarray) -> tuple[jax.Array, jax.Array]:
-    """(pos, rows), (N, max column count): ``A^T y = sum(values.flat[pos] * y[rows], 1)``;
-    padding points at an appended zero value (position ``N * k``) and row 0."""
+def _transpose_gather(
+    adjl: np.ndarray, width: int | None = None, headroom: float = 1.0
+) -> tuple[jax.Array, jax.Array]:
+    """(pos, rows), (N, ``width``; default the max column count with ``headroom``):
+    ``A^T y = sum(values.flat[pos] * y[rows], 1)``; padding points at an appended zero
+    value (position ``N * k``) and row 0. Raises :class:`MisfitError` if a column has more
+    entries than ``width``."""
     n, k = adjl.shape
     cols = adjl.ravel()
     order = np.argsort(cols, kind="stable")
     counts = np.bincount(cols, minlength=n)
-    w = _bucket(max(int(counts.max(initial=0)), 1))
+    need = max(int(counts.max(initial=0)), 1)
+    w = _widen(headroom)(need) if width is None else width
+    if need > w:
+        raise MisfitError(f"a node in {need} stencils, more than {w}")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     slot = np.arange(n * k) - np.repeat(starts, counts)
     pos = np.full((n, w), n * k, np.int32)
@@ -273,6 +311,8 @@ def amg(
     sweeps: int = 2,
     omega: float = 4.0 / 3.0,
     dtype: str = "float32",
+    headroom: float = 1.0,
+    like: AMG | None = None,
     **pyamg_options,
 ) -> AMG:
     """Set up an algebraic multigrid preconditioner for ``A`` (on the host, with pyamg).
@@ -285,29 +325,80 @@ def amg(
         preconditioner only steers the iteration (the Krylov method works and checks
         the residual in float64), and single precision halves the memory traffic of
         the gathers: 25% faster solves at N = 1e5 with the same iteration counts.
+      headroom: coarse level sizes and gather widths are padded to at least this
+        factor (>= 1) times what this matrix needs, so that hierarchies of later,
+        slightly different matrices fit the same shapes (``like=``).
+      like: a hierarchy whose shapes (level count, level sizes, gather widths) the
+        new one takes, so that a function jitted on one takes the other without
+        recompiling; ``sweeps`` and ``dtype`` come from it. Raises ValueError if this
+        matrix's hierarchy does not fit them.
       pyamg_options: passed to ``pyamg.smoothed_aggregation_solver``, overriding
         :data:`DEFAULT_OPTIONS` (nonsymmetric, Jacobi-smoothed prolongators,
         ``max_coarse=500``).
 
     Returns an :class:`AMG` pytree of JAX arrays for ``linsolve(A, b,
     method="krylov", precond=...)``; build it once per stencil set and reuse it while
-    the values change. Raises ValueError for traced input or a zero diagonal.
+    the values change (:meth:`AMG.with_stencils` carries it over to new stencils).
+    The set-up is deterministic: pyamg's random spectral-radius start is seeded.
+    Raises ValueError for traced input or a zero diagonal.
 
     Examples:
-      >>> import jax.numpy as jnp, numpy as np
+      >>> import jax, jax.numpy as jnp, numpy as np
       >>> import rbfopt as ro
       >>> n = 200
       >>> adjl = np.stack([np.arange(n), (np.arange(n) + 1) % n, (np.arange(n) - 1) % n], 1)
       >>> A = ro.StencilMatrix(np.tile([2.5, -1.0, -1.0], (n, 1)), adjl)
-      >>> M = ro.sparse.amg(A, max_coarse=20)
+      >>> M = ro.sparse.amg(A, max_coarse=20, headroom=1.5)
       >>> M.sizes[0], len(M.sizes) > 1
       (200, True)
       >>> x = ro.linsolve(A, jnp.ones(n), method="krylov", precond=M)
       >>> bool(jnp.allclose(x, 2.0))
       True
+      >>> A2 = ro.StencilMatrix(np.tile([2.6, -1.0, -1.1], (n, 1)), adjl)
+      >>> M2 = ro.sparse.amg(A2, like=M, max_coarse=20)  # the same shapes as M
+      >>> jax.tree_util.tree_structure(M2) == jax.tree_util.tree_structure(M)
+      True
     """
     import pyamg  # host-only setup dependency
 
+    S = _check_setup(A, sweeps, omega, dtype, headroom, like)
+    if like is not None:
+        sweeps, dtype = like.sweeps, like.dtype
+        pyamg_options = {"max_levels": len(like.sizes), **pyamg_options}
+    # pyamg's spectral-radius estimates start from the legacy global generator: seeded
+    # here (and restored), so that every process of a run builds the same hierarchy
+    state = np.random.get_state()  # noqa: NPY002
+    try:
+        np.random.seed(0)  # noqa: NPY002
+        ml = pyamg.smoothed_aggregation_solver(S, **{**DEFAULT_OPTIONS, **pyamg_options})
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    try:
+        plan = _Plan.of(ml, S.shape[0], headroom, like)
+        levels, omega0 = _levels(ml, plan, omega, dtype)
+        fine_t = _transpose_gather(np.asarray(A.adjl), plan.width(("fine_t",)), headroom)
+    except MisfitError as e:
+        raise MisfitError(
+            f"like: the hierarchy of A does not fit its shapes ({e}); "
+            "set it up without like=, or build the first one with more headroom"
+        ) from None
+    Ac = np.asarray(ml.levels[-1].A.toarray())
+    inv = np.zeros((plan.sizes[-1], plan.sizes[-1]))
+    inv[: Ac.shape[0], : Ac.shape[0]] = np.linalg.inv(Ac)
+    return AMG(
+        omega0,
+        fine_t,
+        levels,
+        jnp.asarray(inv, dtype),
+        jnp.asarray(stencil_fingerprint(np.asarray(A.adjl)), jnp.int64),
+        sweeps,
+        plan.sizes,
+        dtype,
+    )
+
+
+def _check_setup(A, sweeps, omega, dtype, headroom, like) -> sp.csr_matrix:
+    """Argument checks of :func:`amg`; returns ``A`` as a scipy matrix."""
     if not isinstance(A, StencilMatrix):
         raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
     if is_tracer(A.values, A.adjl):
@@ -318,7 +409,12 @@ def amg(
         raise ValueError(f"omega: expected a positive damping, got {omega!r}")
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
-    cast = partial(jnp.asarray, dtype=dtype)
+    if not headroom >= 1:
+        raise ValueError(f"headroom: expected a factor >= 1, got {headroom!r}")
+    if like is not None and not isinstance(like, AMG):
+        raise ValueError(f"like: expected an AMG hierarchy, got {type(like).__name__}")
+    if like is not None and like.n != A.shape[0]:
+        raise ValueError(f"like: a hierarchy for {like.n} unknowns, A has {A.shape[0]}")
     S = _csr(np.asarray(A.values), np.asarray(A.adjl))
     d = S.diagonal()
     if np.any(d == 0):
@@ -326,45 +422,73 @@ def amg(
             "A: zero diagonal entries at rows "
             f"{np.flatnonzero(d == 0)[:10].tolist()}; Jacobi smoothing needs a nonzero diagonal"
         )
-    ml = pyamg.smoothed_aggregation_solver(S, **{**DEFAULT_OPTIONS, **pyamg_options})
-    # coarse levels padded (zero rows and columns, zero Jacobi weights) to bucketed sizes
-    m = [S.shape[0]] + [_bucket(lev.A.shape[0]) for lev in ml.levels[1:]]
+    return S
+
+
+def _widen(headroom: float):
+    """The padded size of ``n`` entries: bucketed, with ``headroom``."""
+    return lambda n: _bucket(int(np.ceil(headroom * max(n, 1))))
+
+
+class _Plan:
+    """The shapes of a hierarchy: level sizes, and the width of each gather array
+    (``(level, key)`` -> width), fixed by ``like``; ``widths=None``: whatever each
+    matrix needs, with ``headroom``."""
+
+    def __init__(self, sizes: tuple[int, ...], widths: dict | None, headroom: float):
+        self.sizes = sizes
+        self.widths = widths
+        self.headroom = headroom
+
+    @classmethod
+    def of(cls, ml, n: int, headroom: float, like: AMG | None) -> _Plan:
+        if like is None:
+            pad = _widen(headroom)
+            return cls((n, *(pad(lev.A.shape[0]) for lev in ml.levels[1:])), None, headroom)
+        sizes = tuple(like.sizes)
+        got = [lev.A.shape[0] for lev in ml.levels]
+        if len(got) != len(sizes) or any(g > c for g, c in zip(got, sizes, strict=True)):
+            raise MisfitError(f"level sizes {got} do not fit {list(sizes)}")
+        widths = {("fine_t",): like.fine_t[0].shape[1]}
+        for i, lev in enumerate(like.levels):
+            pairs = {key: v for key, v in lev.items() if key != "dinv"}
+            widths.update({(i, key): pair[0].shape[1] for key, pair in pairs.items()})
+        return cls(sizes, widths, headroom)
+
+    def width(self, key: tuple) -> int | None:
+        """The width ``like`` fixed for ``key``, or None (the matrix's own)."""
+        return None if self.widths is None else self.widths[key]
+
+    def ell(self, M, shape, key) -> tuple[np.ndarray, np.ndarray]:
+        return _ell(M, shape, self.width(key), self.headroom)
+
+
+def _levels(ml, plan: _Plan, omega: float, dtype: str):
+    """The JAX arrays of every level but the coarsest, and the fine level's damping."""
+    m = plan.sizes
     levels = []
     omega0 = None
     for i, lev in enumerate(ml.levels[:-1]):
         Al = sp.csr_matrix(lev.A)
         dinv = 1.0 / Al.diagonal()
         w = omega / _rho(Al, dinv)
+        pieces = {"P": (lev.P, (m[i], m[i + 1])), "R": (lev.R, (m[i + 1], m[i]))}
+        pieces.update(Pt=(lev.P.T, (m[i + 1], m[i])), Rt=(lev.R.T, (m[i], m[i + 1])))
+        if i > 0:
+            pieces.update(A=(Al, (m[i], m[i])), At=(Al.T, (m[i], m[i])))
         entry: dict[str, Any] = {
-            "P": _ell(lev.P, (m[i], m[i + 1])),
-            "R": _ell(lev.R, (m[i + 1], m[i])),
-            "Pt": _ell(lev.P.T, (m[i + 1], m[i])),
-            "Rt": _ell(lev.R.T, (m[i], m[i + 1])),
+            key: plan.ell(M, shape, (i, key)) for key, (M, shape) in pieces.items()
         }
         if i == 0:
-            omega0 = cast(w)
+            omega0 = jnp.asarray(w, dtype)
         else:
-            entry["A"] = _ell(Al, (m[i], m[i]))
-            entry["At"] = _ell(Al.T, (m[i], m[i]))
             entry["dinv"] = np.pad(w * dinv, (0, m[i] - dinv.size))
         levels.append(
             jax.tree_util.tree_map(
-                lambda a: cast(a) if np.issubdtype(a.dtype, np.floating) else jnp.asarray(a),
+                lambda a: jnp.asarray(a, dtype if np.issubdtype(a.dtype, np.floating) else None),
                 entry,
             )
         )
-    Ac = np.asarray(ml.levels[-1].A.toarray())
-    inv = np.zeros((m[-1], m[-1]))
-    inv[: Ac.shape[0], : Ac.shape[0]] = np.linalg.inv(Ac)
     if omega0 is None:  # one level: the preconditioner is the exact inverse
-        omega0 = cast(0.0)
-    return AMG(
-        omega0,
-        _transpose_gather(np.asarray(A.adjl)),
-        tuple(levels),
-        cast(inv),
-        jnp.asarray(stencil_fingerprint(np.asarray(A.adjl)), jnp.int64),
-        sweeps,
-        tuple(m),
-        dtype,
-    )
+        omega0 = jnp.asarray(0.0, dtype)
+    return tuple(levels), omega0

@@ -3,9 +3,20 @@
 A global system is stored like an RBF-FD operator: row ``i`` has ``k`` entries
 ``values[i, j]`` in columns ``adjl[i, j]`` (:class:`StencilMatrix`; repeated
 columns within a row add up). :func:`linsolve` solves ``A x = b`` with a SuperLU
-factorization (``scipy.sparse.linalg.splu``) called from JAX through
-``jax.pure_callback``, so it runs under ``jax.jit`` (on CPU; on an accelerator the
-arrays travel to the host and back).
+factorization (``scipy.sparse.linalg.splu``) called from JAX through a host callback,
+so it runs under ``jax.jit`` (on CPU; on an accelerator the arrays travel to the host
+and back).
+
+Host callback. The callback is a primitive of its own (``_host_solve_p``) lowered like
+``jax.pure_callback`` (one call on whole arrays, gathered to one device, in a program
+partitioned over several; batched by ``vmap`` one solve after another) that hands
+SuperLU the operands XLA gives it. ``jax.pure_callback`` (JAX 0.10.2) first copies
+them onto CPU device 0 (``device_put``) and waits for that copy, which with node
+arrays split over several CPU devices (``rbfopt.optimize.run(..., devices=)``) and
+operands from about 1600 rows never completes: the other devices wait in an
+all-reduce of the same program, XLA aborts after 40 s. Gathering the operands first
+(a replicated sharding constraint, or the callback inside a ``jax.shard_map``, on
+every device or on the first alone) did not avoid it.
 
 Derivative rules. The solve is wrapped in ``jax.lax.custom_linear_solve``: the
 matrix-vector product ``A x`` (gather + row dot) is ordinary JAX code, and
@@ -40,9 +51,11 @@ from functools import partial
 from typing import Any
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse.linalg as spla
+from jax.interpreters import batching, mlir
 
 from .._util import fmt_indices, is_tracer
 from .amg import AMG, stencil_fingerprint
@@ -152,20 +165,65 @@ def _host_solve(values, adjl, b, trans: bool):
     return np.asarray(x, dtype=np.float64).reshape(b.shape)
 
 
+def _host_call(trans: bool, *args):
+    # the host side of _host_solve_p: numpy in, numpy out
+    values, adjl, b = (np.asarray(a) for a in args)
+    return (_host_solve(values, adjl, b, trans).astype(b.dtype),)
+
+
+#: The SuperLU solve as a host callback of its own (``jax.pure_callback`` puts its
+#: operands on CPU device 0 before calling back, see the module docstring).
+_host_solve_p = jax.extend.core.Primitive("rbfopt_superlu_solve")
+
+
+@_host_solve_p.def_impl
+def _host_solve_impl(values, adjl, b, *, trans):
+    return jnp.asarray(_host_call(trans, values, adjl, b)[0])
+
+
+@_host_solve_p.def_abstract_eval
+def _host_solve_abstract(values, adjl, b, *, trans):
+    return jax.core.ShapedArray(b.shape, b.dtype)
+
+
+def _host_solve_lowering(ctx, values, adjl, b, *, trans):
+    from jax._src.callback import _callback_op_sharding
+
+    # one call on the whole arrays (the operands gathered to one device) in a
+    # partitioned program, one per device inside a shard_map: as jax.pure_callback
+    sharding = _callback_op_sharding(ctx.module_context.axis_context, None, ctx.avals_out)
+    result, _, _ = mlir.emit_python_callback(
+        ctx,
+        partial(_host_call, trans),
+        None,
+        [values, adjl, b],
+        ctx.avals_in,
+        ctx.avals_out,
+        has_side_effect=False,
+        returns_token=False,
+        sharding=sharding,
+    )
+    return result
+
+
+def _host_solve_batch(args, dims, *, trans):
+    # vmap: one solve per batch element, in sequence (pure_callback's "sequential")
+    size = next(a.shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
+    args = [
+        jnp.broadcast_to(a, (size,) + a.shape) if d is None else jnp.moveaxis(a, d, 0)
+        for a, d in zip(args, dims, strict=True)
+    ]
+    out = jax.lax.map(lambda xs: _host_solve_p.bind(*xs, trans=trans), tuple(args))
+    return out, 0
+
+
+mlir.register_lowering(_host_solve_p, _host_solve_lowering, cacheable=False)
+batching.primitive_batchers[_host_solve_p] = _host_solve_batch
+
+
 def _callback_solve(A: StencilMatrix, b: jax.Array, trans: bool) -> jax.Array:
     values = jax.lax.stop_gradient(A.values)
-
-    def cb(v, a, rhs):
-        return _host_solve(v, a, rhs, trans)
-
-    return jax.pure_callback(
-        cb,
-        jax.ShapeDtypeStruct(b.shape, b.dtype),
-        values,
-        A.adjl,
-        b,
-        vmap_method="sequential",
-    )
+    return _host_solve_p.bind(values, A.adjl, b, trans=trans)
 
 
 def linsolve(
@@ -176,6 +234,7 @@ def linsolve(
     tol: float = 1e-10,
     maxiter: int | None = None,
     precond: AMG | None = None,
+    adjoint_tol: float | None = None,
 ) -> jax.Array:
     """Solve ``A x = b`` for a sparse :class:`StencilMatrix` ``A``; b (N,) or (N, m).
 
@@ -187,6 +246,10 @@ def linsolve(
       that is larger: :mod:`rbfopt.sparse.krylov`) within ``maxiter`` iterations
       (default :func:`~rbfopt.sparse.krylov.default_maxiter`); ``precond`` an
       :class:`~rbfopt.sparse.AMG` from :func:`rbfopt.sparse.amg`, else Jacobi.
+      ``adjoint_tol`` (default ``tol``) is the residual target of the transposed
+      solves of reverse mode: a gradient needs fewer digits than the value (with
+      1e-6 the study's gradient moved 5e-9 relative at N = 1e5, with 30 % fewer
+      adjoint iterations).
     * ``"auto"`` (default): ``"direct"`` when the default backend is the CPU, no
       ``precond`` is given and ``N <= AUTO_DIRECT_MAX``; ``"krylov"`` otherwise.
 
@@ -226,8 +289,10 @@ def linsolve(
         raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
     if method not in ("auto", "direct", "krylov"):
         raise ValueError(f"method: expected 'auto', 'direct' or 'krylov', got {method!r}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-        raise ValueError(f"tol: expected a relative residual in (0, 1), got {tol!r}")
+    adjoint_tol = tol if adjoint_tol is None else adjoint_tol
+    for name, t in (("tol", tol), ("adjoint_tol", adjoint_tol)):
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1:
+            raise ValueError(f"{name}: expected a relative residual in (0, 1), got {t!r}")
     if maxiter is not None and (
         isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1
     ):
@@ -272,7 +337,7 @@ def linsolve(
             return raise_if_failed(
                 krylov(A, b, tol=tol, maxiter=maxiter, precond=precond), tol, maxiter
             )
-        return _linsolve_krylov(A, b, float(tol), maxiter, precond)
+        return _linsolve_krylov(A, b, (float(tol), float(adjoint_tol)), maxiter, precond)
     if not is_tracer(A.values, A.adjl):
         # factor eagerly: errors surface here as ValueError, and the callbacks below
         # then find the factors in the cache
@@ -292,9 +357,10 @@ def _linsolve(A: StencilMatrix, b: jax.Array) -> jax.Array:
 
 @partial(jax.jit, static_argnums=(2, 3))
 def _linsolve_krylov(
-    A: StencilMatrix, b: jax.Array, tol: float, maxiter: int, precond: AMG | None
+    A: StencilMatrix, b: jax.Array, tols: tuple[float, float], maxiter: int, precond: AMG | None
 ) -> jax.Array:
     def solve(r: jax.Array, transpose: bool) -> jax.Array:
+        tol = tols[1] if transpose else tols[0]
         res = _krylov(A, r, tol, maxiter, precond, transpose)
         return raise_if_failed(res, tol, maxiter)
 

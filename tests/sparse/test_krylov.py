@@ -5,6 +5,7 @@ and finite differences (check_rules) for the derivative rules.
 """
 
 import importlib.util
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -173,3 +174,86 @@ def test_bad_arguments(poisson):
         linsolve(StencilMatrix(A.values, jnp.roll(A.adjl, 1, axis=1)), b, "krylov", precond=M)
     with pytest.raises(ValueError, match="amg\\(\\) needs a concrete matrix"):
         jax.jit(lambda v: amg(StencilMatrix(v, A.adjl)).omega0)(A.values)
+
+
+def _moved_system(n: int, jitter: float, seed: int):
+    """The benchmark's system on interior nodes moved by up to ``jitter`` spacings,
+    with fresh stencils: the matrix after an optimizer step and a restencil."""
+    p, n_b = bench.pd.disk_nodes(n)
+    h = np.sqrt(np.pi / n)
+    rng = np.random.default_rng(seed)
+    p = p.copy()
+    p[n_b:] += jitter * h * rng.uniform(-1.0, 1.0, p[n_b:].shape)
+    adjl = bench.find_neighbors(p, bench.autoselect_k(2, 2))
+    A = bench.assemble(
+        p, bench.Laplacian(), interior=np.arange(n_b, n), dirichlet=np.arange(n_b),
+        basis=bench.PHS(3, poly_deg=2), adjl=adjl,
+    )  # fmt: skip
+    q = jnp.asarray(p)
+    return A, jnp.concatenate([bench.pd.exact(q)[:n_b], -bench.pd.source(q)[n_b:]])
+
+
+def test_hierarchy_reused_across_restencils(poisson):
+    """A hierarchy rebuilt ``like=`` an earlier one, or the earlier one carried over to
+    new stencils (``with_stencils``), has its shapes: one compile serves all three, and
+    each solves the moved system as scipy does (forward and transposed)."""
+    A, b, _, _ = poisson
+    A2, b2 = _moved_system(A.shape[0], 0.3, seed=2)
+    assert not np.array_equal(np.asarray(A2.adjl), np.asarray(A.adjl))
+    S2 = A2.to_scipy().tocsc()
+    M = amg(A, headroom=1.3)
+
+    def shapes(P):
+        leaves, tree = jax.tree_util.tree_flatten(P)
+        return tree, [jnp.shape(a) for a in leaves]
+
+    traces = []
+
+    @jax.jit
+    def solve(P, A, b):
+        traces.append(1)
+        return linsolve(A, b, "krylov", precond=P)
+
+    for P in (M.with_stencils(A2.adjl), amg(A2, like=M)):
+        assert shapes(P) == shapes(M)
+        assert _rel(solve(P, A2, b2), spla.spsolve(S2, np.asarray(b2))) < 1e-8
+        xt = krylov(A2, b2, precond=P, transpose=True).x
+        assert _rel(xt, spla.spsolve(S2.T.tocsc(), np.asarray(b2))) < 1e-8
+    assert len(traces) == 1
+
+
+def test_hierarchy_setup_is_deterministic_and_checks_fit(poisson):
+    A, _, _, M = poisson
+    again = amg(A)
+    for a, c in zip(jax.tree_util.tree_leaves(M), jax.tree_util.tree_leaves(again), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
+    # A's default hierarchy stops at fewer levels than one coarsened further
+    deep = amg(A, max_coarse=20)
+    assert len(deep.sizes) > len(M.sizes)
+    with pytest.raises(ValueError, match="like: the hierarchy of A does not fit"):
+        amg(A, like=deep)
+    with pytest.raises(ValueError, match="headroom"):
+        amg(A, headroom=0.5)
+    with pytest.raises(ValueError, match="adjl: stencils of 3 nodes"):
+        M.with_stencils(np.zeros((3, 12), int))
+
+
+def test_adjoint_tol_sets_the_gradient_solves(poisson):
+    """``adjoint_tol`` loosens only the transposed (reverse-mode) solves: the value
+    stays at ``tol``, the gradient agrees with SuperLU's to about ``adjoint_tol``."""
+    A, b, _, M = poisson
+
+    def loss(values, method, **kw):
+        return jnp.sum(jnp.sin(linsolve(StencilMatrix(values, A.adjl), b, method, **kw)))
+
+    ref_v, ref_g = jax.value_and_grad(loss)(A.values, "direct")
+    errs = {}
+    for adj in (1e-10, 1e-5):
+        vg = jax.value_and_grad(partial(loss, method="krylov", precond=M, adjoint_tol=adj))
+        v, g = jax.jit(vg)(A.values)
+        assert abs(float(v - ref_v)) < 1e-8 * abs(float(ref_v))
+        errs[adj] = _rel(g, np.asarray(ref_g))
+    assert errs[1e-10] < 1e-7 and errs[1e-5] < 1e-3, errs
+    assert errs[1e-5] > errs[1e-10]  # the option reaches the transposed solves
+    with pytest.raises(ValueError, match="adjoint_tol: expected a relative residual"):
+        linsolve(A, b, "krylov", adjoint_tol=0.0)

@@ -82,6 +82,19 @@ def test_vmap(system):
     np.testing.assert_allclose(np.asarray(xs), spla.spsolve(S, B), rtol=1e-12, atol=1e-13)
 
 
+def test_vmap_over_matrices_under_jit(system):
+    # batched matrices with one right-hand side, and in the other order: one solve each
+    vals, adjl, b, _ = system
+    scales = jnp.asarray([1.0, 0.5, -2.0])
+    xs = jax.jit(jax.vmap(lambda c: linsolve(StencilMatrix(c * vals, adjl), b, "direct")))(scales)
+    S = StencilMatrix(vals, adjl).to_scipy().tocsc()
+    ref = spla.spsolve(S, b)
+    for c, x in zip([1.0, 0.5, -2.0], np.asarray(xs), strict=True):
+        np.testing.assert_allclose(x, ref / c, rtol=1e-12, atol=1e-13)
+    xt = jax.vmap(lambda c: linsolve(StencilMatrix(vals, adjl), c * b), out_axes=1)(scales)
+    np.testing.assert_allclose(np.asarray(xt), np.outer(ref, scales), rtol=1e-12, atol=1e-13)
+
+
 def test_reverse_reuses_factorization(system, monkeypatch):
     """One SuperLU factorization serves the solve and the transposed (adjoint) solve."""
     vals, adjl, b, _ = system
