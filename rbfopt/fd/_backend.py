@@ -141,6 +141,46 @@ def shard_devices() -> list | None:
     return None
 
 
+def _mesh_of(x: Any) -> Any:
+    """The (abstract) mesh ``x``'s type carries, or None: a traced argument of a ``jit``
+    whose inputs are sharded on a mesh carries it, as does an array placed on one."""
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    mesh = getattr(sharding, "mesh", None)
+    if mesh is None or mesh.empty:
+        return None
+    return mesh.abstract_mesh
+
+
+def split_mesh(*arrays: Any) -> tuple[Any, tuple[str, ...]] | None:
+    """The mesh a build of ``arrays`` splits its stencil chunks over, and its axes.
+
+    Inside a computation that already runs on a mesh (a ``jax.set_mesh`` context, or
+    arguments sharded on one, as in the optimization driver's step with ``devices=``)
+    the build splits over that mesh, along all its axes: XLA allows one mesh per
+    program (a second one is refused, "mesh should be the same across the entire
+    program", once the program holds a host callback). Arrays on several meshes, or a
+    mesh with other than ``Auto`` axes: no split. Otherwise the local CPU devices
+    (:func:`shard_devices`) on a mesh of their own, axis ``"stencils"``; None for one.
+    """
+    from jax.sharding import AxisType, Mesh
+
+    meshes = {m for a in arrays if a is not None and (m := _mesh_of(a)) is not None}
+    context = jax.sharding.get_abstract_mesh()
+    if not context.empty:
+        meshes.add(context)
+    if meshes:
+        if len(meshes) > 1:
+            return None
+        (mesh,) = meshes
+        if mesh.size < 2 or any(t != AxisType.Auto for t in mesh.axis_types):
+            return None
+        return mesh, tuple(mesh.axis_names)
+    devices = shard_devices()
+    if devices is None:
+        return None
+    return Mesh(np.array(devices), ("stencils",)), ("stencils",)
+
+
 def set_host_device_count(n: int) -> None:
     """Expose ``n`` CPU devices to JAX, so the weight build runs on ``n`` cores.
 
@@ -150,9 +190,9 @@ def set_host_device_count(n: int) -> None:
     (``jax.shard_map``). Must be called before JAX initializes its backends (before the
     first array is created); it sets ``--xla_force_host_platform_device_count`` in
     ``XLA_FLAGS`` (like ``numpyro.set_host_device_count``). Has no effect on GPU runs.
-    Operator application on weights split over devices is slower than on one device,
-    and computations that mix the build with host callbacks (:func:`rbfopt.linsolve`)
-    inside one ``jit`` are not supported on several devices. Speed-ups:
+    Operator application on weights split over devices is slower than on one device.
+    Inside a computation already on a mesh (``rbfopt.optimize.run(..., devices=)``)
+    the build splits over that mesh instead (:func:`split_mesh`). Speed-ups:
     ``docs/performance.md``.
 
     Raises:

@@ -104,11 +104,11 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     n_chunks = -(-n_eval // chunk_size)
     if n_chunks <= 1:
         return _mask_degenerate(*local_weights(op, data[adjl], eval_points, basis, eps, solver))
-    devices = _backend.shard_devices()
-    if devices is not None and n_chunks >= 2 * len(devices):
-        n_chunks = -(-n_chunks // len(devices)) * len(devices)
+    split = _backend.split_mesh(data, eval_points, adjl, eps)
+    if split is not None and n_chunks >= 2 * split[0].size:
+        n_chunks = -(-n_chunks // split[0].size) * split[0].size
     else:
-        devices = None
+        split = None
 
     # Rematerialized in reverse mode: the backward pass recomputes one chunk's kernel
     # blocks and factors instead of storing them for all chunks (less memory, and less
@@ -137,18 +137,19 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
 
     n_pad = n_chunks * chunk_size
     args = tuple(None if a is None else pad_rows(a, n_pad) for a in (eval_points, adjl, eps))
-    if devices is None:
+    if split is None:
         w, q = run(data, *args)
     else:
-        from jax.sharding import Mesh, PartitionSpec
+        from jax.sharding import PartitionSpec
 
-        spec = PartitionSpec("stencils")
+        mesh, axes = split
+        spec = PartitionSpec(axes)
         # Each device gathers its own stencils from a copy of the nodes; in reverse mode
         # the nodes' cotangents of the devices are summed (shard_map transposes an
         # unsplit input to a psum).
         w, q = jax.shard_map(
             run,
-            mesh=Mesh(np.array(devices), ("stencils",)),
+            mesh=mesh,
             in_specs=(PartitionSpec(), spec, spec, spec),
             out_specs=(spec, spec),
             check_vma=False,
