@@ -8,7 +8,11 @@
 ``checkpoint.npz``. Problem options (``--opt key=value``) are typed by the defaults
 of the module's ``problem(**options)`` signature. ``--devices N`` splits the node
 arrays over N devices (:mod:`rbfopt.app.sharding`); on CPU it starts JAX with N
-host devices.
+host devices. ``--coordinator HOST:PORT --num-processes N --process-id I`` (all three
+or none) runs the study as one of N processes (:mod:`rbfopt.app.distributed`; start
+the same command in every process with its own ``I``): the node arrays are split over
+the devices of all processes (``--devices``, if given, counts them all and on CPU
+gives each process its share), and only process 0 writes ``--out`` and prints.
 
 A problem is a module with a ``problem(**options) -> rbfopt.Problem`` function: by
 name from ``$RBFOPT_PROBLEMS``, the shipped studies, the ``rbfopt.problems`` entry
@@ -179,8 +183,65 @@ def _host_devices(n: int | None) -> None:
         pass  # JAX runs already (an in-process call): run() checks the devices it has
 
 
+def _processes(args: argparse.Namespace) -> tuple[str, int, int] | None:
+    """The checked ``--coordinator``, ``--num-processes``, ``--process-id`` (all
+    three or none): ``(address, n, i)``, or None for a one-process run."""
+    from .distributed import check_address
+
+    given = {
+        "--coordinator": args.coordinator,
+        "--num-processes": args.num_processes,
+        "--process-id": args.process_id,
+    }
+    if all(v is None for v in given.values()):
+        return None
+    missing = [k for k, v in given.items() if v is None]
+    if missing:
+        raise CLIError(
+            "--coordinator, --num-processes and --process-id go together; "
+            f"missing {', '.join(missing)}"
+        )
+    try:
+        check_address(args.coordinator)
+    except ValueError as e:
+        raise CLIError(str(e).replace("coordinator_address", "--coordinator", 1)) from None
+    n, i = args.num_processes, args.process_id
+    if n < 1:
+        raise CLIError(f"--num-processes must be >= 1, got {n}")
+    if not 0 <= i < n:
+        raise CLIError(f"--process-id must be in [0, {n}) for {n} processes, got {i}")
+    if args.devices is not None and args.devices % n:
+        raise CLIError(f"--devices {args.devices} does not split over {n} processes")
+    return args.coordinator, n, i
+
+
+def _start_processes(procs: tuple[str, int, int] | None, devices: int | None) -> None:
+    """Join the multi-process run (before JAX starts); on CPU each process gets its
+    share of ``--devices``."""
+    if procs is None:
+        return
+    from .distributed import initialize
+
+    address, n, i = procs
+    try:
+        initialize(address, n, i, None if devices is None else devices // n)
+    except (RuntimeError, ValueError) as e:
+        raise CLIError(f"cannot join the run of {n} processes: {e}") from None
+
+
+def _global_devices() -> int:
+    import jax
+
+    return jax.device_count()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    _host_devices(args.devices)  # first: a problem module may create arrays on import
+    procs = _processes(args)
+    if procs is None:
+        _host_devices(args.devices)  # first: a problem module may create arrays on import
+    elif args.devices is not None and args.devices < 1:
+        raise CLIError(f"--devices must be >= 1, got {args.devices}")
+    _start_processes(procs, args.devices)
     from . import driver as optimize
     from . import outputs
 
@@ -232,13 +293,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         "lr": lr,
         "schedule": schedule,
         "seed": args.seed or 0,
-        "devices": args.devices or 1,
+        "devices": args.devices or (_global_devices() if procs else 1),
         "runtime_s": time.perf_counter() - t0,
     }
-    summary = outputs.publish(prob, res, out, facts)
-    print(outputs.one_line_summary(summary, out))
-    if res.stopped:
-        print(f"warning: {res.stopped}", file=sys.stderr)
+    if procs is not None:
+        facts["processes"] = procs[1]
+    if procs is None or procs[2] == 0:  # one writer of a multi-process run
+        summary = outputs.publish(prob, res, out, facts)
+        print(outputs.one_line_summary(summary, out))
+        if res.stopped:
+            print(f"warning: {res.stopped}", file=sys.stderr)
+    if procs is not None:
+        from jax.experimental.multihost_utils import sync_global_devices
+
+        sync_global_devices("rbfopt outputs")  # the others end with process 0
     return 0
 
 
@@ -376,6 +444,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="split the node arrays over N devices (on CPU: N host devices; default 1)",
     )
+    r.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="run as one of several processes: process 0's host and a free port",
+    )
+    r.add_argument("--num-processes", type=int, help="the number of processes (with --coordinator)")
+    r.add_argument("--process-id", type=int, help="this process's number, 0..N-1")
     r.add_argument(
         "--opt",
         "-O",

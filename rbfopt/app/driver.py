@@ -12,7 +12,8 @@
   uninterrupted run on the same machine;
 * :mod:`.records`: history rows, the progress bar, CSV / JSON files;
 * :mod:`.sharding`: node arrays split over devices (``devices=``), padded to an
-  even split, the step partitioned by ``jax.jit`` (SPMD).
+  even split, the step partitioned by ``jax.jit`` (SPMD); with
+  :mod:`.distributed`, over the devices of several processes.
 
 This module holds the optimizers by name and the loop itself: after
 ``max_failures`` consecutive rejected steps the run stops, keeping the best
@@ -44,7 +45,7 @@ from .records import (
     write_history_csv,
     write_summary,
 )
-from .sharding import DevicesArg, NodeLayout, device_mesh, unpad
+from .sharding import DevicesArg, NodeLayout, device_mesh, gather, spans_processes, unpad
 from .step import LoopState, Steps, template
 
 __all__ = [
@@ -202,8 +203,14 @@ def run(
         are split along their leading axis (padded to an even split; the loss never
         sees the padding), the rest replicated; the result equals a one-device run's
         to round-off. Recorded as ``meta["devices"]`` in the checkpoint; a run may
-        resume on another device count. Limits on CPU host devices (the weight
-        build's own device split, host-callback solves): see :mod:`.sharding`.
+        resume on another device count. How the weight build and the solves run
+        split: see :mod:`.sharding`.
+        Several processes (:mod:`.distributed`): every process calls ``run`` alike;
+        ``None`` then means all of :func:`jax.devices` and a mesh must hold devices
+        of every process. The results, history and the state handed to ``callback``
+        are whole in every process; only process 0 writes the checkpoint and shows
+        progress (the others wait for it); ``resume`` reads ``out_dir`` in every
+        process (a folder all of them see).
 
     Returns:
       :class:`RunResult`.
@@ -223,11 +230,14 @@ def run(
         optimizer, optimizer_name = make_optimizer(optimizer, lr, schedule, steps), optimizer
     if resume and out_dir is None:
         raise ValueError("resume: needs out_dir (where the checkpoint is)")
+    facts = {"devices": 1 if mesh is None else mesh.size}
+    if spans_processes(mesh):
+        facts["processes"] = jax.process_count()
     ident = {
         "problem": problem.name,
         "options": jsonable(problem.options),
         "optimizer": optimizer_name,
-        "meta": jsonable({**dict(meta or {}), "devices": 1 if mesh is None else mesh.size}),
+        "meta": jsonable({**dict(meta or {}), **facts}),
     }
     if not isinstance(optimizer, optax.GradientTransformationExtraArgs):
         optimizer = optax.with_extra_args_support(optimizer)
@@ -289,12 +299,34 @@ class _Loop:
     like: LoopState | None = None  # the unpadded state's shapes (checkpoints, results)
     elapsed0: float = 0.0
     t_start: float = dataclasses.field(default_factory=time.perf_counter)
+    # several processes: arrays leave the devices whole (gathered); process 0 writes
+    multi: bool = dataclasses.field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.multi = self.layout is not None and spans_processes(self.layout.mesh)
+
+    def host(self, tree: Any) -> Any:
+        """``tree`` as numpy, whole (gathered over processes in a multi-process run)."""
+        return gather(tree) if self.multi else jax.device_get(tree)
+
+    def writer(self) -> bool:
+        """Whether this process writes files and shows progress (process 0)."""
+        return not self.multi or jax.process_index() == 0
+
+    def barrier(self, name: str) -> None:
+        if self.multi:  # the others wait for process 0's files
+            from jax.experimental.multihost_utils import sync_global_devices
+
+            sync_global_devices(f"rbfopt {name}")
 
     def elapsed(self) -> float:
         return self.elapsed0 + time.perf_counter() - self.t_start
 
     def unpadded(self, state: LoopState) -> LoopState:
-        """``state`` without the padding of its node arrays (as a one-device run's)."""
+        """``state`` without the padding of its node arrays (as a one-device run's);
+        with several processes gathered whole into this process's default device."""
+        if self.multi:
+            return jax.tree_util.tree_map(jnp.asarray, unpad(gather(state), self.like))
         return state if self.layout is None else unpad(state, self.like)
 
     def save(self, state: LoopState, history: list[dict[str, float]]) -> None:
@@ -303,9 +335,11 @@ class _Loop:
             elapsed = self.elapsed()
             # unpadded: the file does not depend on the device count
             state = self.unpadded(state)
-            checkpoint.save(
-                self.ckpt_path, state, step=step, history=history, elapsed=elapsed, **self.ident
-            )
+            if self.writer():
+                checkpoint.save(
+                    self.ckpt_path, state, step=step, history=history, elapsed=elapsed, **self.ident
+                )
+            self.barrier("checkpoint")
 
     def start(self, params: Any, aux: Any, seed: int) -> tuple[LoopState, list[dict[str, float]]]:
         if self.layout is not None:
@@ -316,7 +350,7 @@ class _Loop:
             # the optimizer state comes out replicated, the step would split it: placed
             # as the step leaves it, the step compiles once
             state = self.layout.place(state)
-        info = jax.device_get(info)
+        info = self.host(info)
         if not info.ok:
             raise ValueError(
                 f"{self.problem.name}: the initial loss or gradient is not finite "
@@ -346,7 +380,10 @@ class _Loop:
             if self.layout is None:
                 aux = _stencils(self.problem, cand)
             else:  # the host's neighbour search sees the unpadded nodes
-                aux = self.layout.place(_stencils(self.problem, unpad(cand, self.like.params)))
+                nodes = cand
+                if self.multi:  # whole, the same in every process: the same stencils
+                    nodes = jax.tree_util.tree_map(jnp.asarray, gather(cand))
+                aux = self.layout.place(_stencils(self.problem, unpad(nodes, self.like.params)))
         return self.fns.finish(state, cand, opt_state, aux)
 
     def run(self, state: LoopState, history: list, steps: int, progress: bool):
@@ -356,12 +393,12 @@ class _Loop:
         k, since = int(state.step), int(state.since_restencil)
         self.t_start = time.perf_counter()  # optimizer time: the loop, not the start
         stopped = None
-        with Progress(progress, steps, k, self.problem.name) as bar:
+        with Progress(progress and self.writer(), steps, k, self.problem.name) as bar:
             while k < steps:
                 t0 = time.perf_counter()
                 state, info = self.step(state, with_aux and since + 1 >= self.restencil_every)
                 facts = (info, state.step, state.since_restencil, state.failures, state.scale)
-                info, k, since, failures, scale = jax.device_get(facts)
+                info, k, since, failures, scale = self.host(facts)
                 k, since = int(k), int(since)
                 if not info.ok:
                     if failures >= self.max_failures:

@@ -19,18 +19,23 @@ zeros add nothing to the norms and inner products they take, so the padded rows 
 zero and the real ones follow the unpadded run. (An optimizer that adds noise would
 draw it for the padded shape: not covered.)
 
-Limits (JAX 0.10.2, CPU host devices). The weight build splits its own stencil chunks
-over all local CPU devices (``jax.shard_map`` on a mesh ``"stencils"``,
-:func:`rbfopt.set_host_device_count`) once it has at least two chunks per device;
-inside the driver's sharded step JAX refuses that second mesh ("mesh should be the
-same across the entire program"). The sparse solve's SuperLU host callback
-(``jax.pure_callback``) compiles with sharded operands (XLA gathers them to one
-device) and a node-layout study of 200 nodes matches one device on 4 and 8 host
-devices; with 1000-2000 nodes it can deadlock: JAX's ``pure_callback`` puts its
-operands on CPU device 0 (``device_put``) and the callback's ``np.asarray`` waits for
-that copy while device 0 waits in an all-reduce of the same program for the device
-running the callback (XLA aborts after 40 s: "only 3 of 4 threads arrived").
-A solve without host callbacks avoids it.
+Inside the sharded step (JAX 0.10.2, CPU host devices) the weight build splits its
+stencil chunks over the mesh its traced inputs carry (the driver's ``"nodes"``), not
+a mesh of its own, which JAX refused once the program held a host callback; the
+SuperLU solve calls back through a primitive of its own
+(:mod:`rbfopt.sparse.solve`), because ``jax.pure_callback`` copied its operands to
+CPU device 0 and deadlocked against an all-reduce from ~1600 rows. Both paths, direct
+and Krylov, run on 8 host devices at 10^4 nodes (``scripts/bench_devices.py``).
+
+Several processes (:mod:`rbfopt.app.distributed`). After
+:func:`jax.distributed.initialize` the mesh spans the devices of every process
+(``devices=None`` then means all of :func:`jax.devices`) and a node array is a
+*global* array of which each process holds its devices' rows. Every process holds
+the same full host data (the problem's ``init``, its stencils, a checkpoint), so
+:func:`shard_nodes` builds the global arrays from it
+(:func:`jax.make_array_from_callback`: each process keeps its own rows), and
+:func:`gather` brings a global array back whole into every process
+(:func:`jax.experimental.multihost_utils.process_allgather`) before it goes to numpy.
 
 Examples:
   >>> import jax.numpy as jnp
@@ -53,6 +58,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -63,6 +69,8 @@ __all__ = [
     "pad_nodes",
     "unpad",
     "shard_nodes",
+    "gather",
+    "spans_processes",
     "NodeLayout",
 ]
 
@@ -72,18 +80,35 @@ AXIS = "nodes"
 DevicesArg = None | int | Mesh
 
 
+def _multi_process() -> bool:
+    # no backend start in a plain single-process run
+    return jax.distributed.is_initialized() and jax.process_count() > 1
+
+
+def spans_processes(mesh: Mesh | None) -> bool:
+    """Whether ``mesh`` holds devices of more than one process (multi-controller).
+
+    Examples:
+      >>> spans_processes(None), spans_processes(Mesh(np.asarray(jax.devices()[:1]), (AXIS,)))
+      (False, False)
+    """
+    return mesh is not None and len({d.process_index for d in mesh.devices.flat}) > 1
+
+
 def device_mesh(devices: DevicesArg) -> Mesh | None:
     """The 1-D device mesh for ``devices``, or None for one device (no sharding).
 
     ``None`` or ``1``: None. An int ``n``: the first ``n`` of :func:`jax.devices`
     with the axis :data:`AXIS`. A :class:`~jax.sharding.Mesh`: itself, if 1-D (its
-    axis name is kept; None if it holds one device).
+    axis name is kept; None if it holds one device). In a run of several processes
+    (:mod:`rbfopt.app.distributed`) ``None`` is a mesh of all of :func:`jax.devices`,
+    and a mesh must hold devices of every process.
 
     Raises:
-      ValueError: naming ``devices``: not a positive int or a 1-D mesh, or more
-        devices asked than JAX has (on CPU, start Python with
+      ValueError: naming ``devices``: not a positive int or a 1-D mesh, more devices
+        asked than JAX has (on CPU, start Python with
         ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` or use
-        ``rbfopt run --devices N``).
+        ``rbfopt run --devices N``), or a mesh that leaves out a process.
 
     Examples:
       >>> device_mesh(1) is None
@@ -92,32 +117,53 @@ def device_mesh(devices: DevicesArg) -> Mesh | None:
       Traceback (most recent call last):
       ValueError: devices: asked for 1000000 devices, JAX has ...
     """
+    multi = _multi_process()
     if devices is None:
-        return None
+        if not multi:
+            return None
+        devices = Mesh(np.asarray(jax.devices()), (AXIS,))
     if isinstance(devices, Mesh):
         if len(devices.axis_names) != 1:
             raise ValueError(f"devices: expected a 1-D mesh, got axes {tuple(devices.axis_names)}")
-        return None if devices.size == 1 else devices
-    if isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
+        mesh = devices
+    elif isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
         raise ValueError(
             f"devices: expected None, a positive integer or a 1-D jax.sharding.Mesh, "
             f"got {devices!r}"
         )
-    if devices == 1:
+    elif devices == 1 and not multi:
         return None
+    else:
+        mesh = Mesh(np.asarray(_first_devices(int(devices))), (AXIS,))
+    if multi:
+        _check_processes(mesh)
+    return None if mesh.size == 1 else mesh
+
+
+def _first_devices(n: int) -> list[Any]:
     have = jax.devices()
-    if devices > len(have):
+    if n > len(have):
         hint = ""
         if have[0].platform == "cpu":
             hint = (
-                f"; on CPU, `rbfopt run --devices {devices}` forces host devices, or start "
-                f"Python with XLA_FLAGS=--xla_force_host_platform_device_count={devices} "
+                f"; on CPU, `rbfopt run --devices {n}` forces host devices, or start "
+                f"Python with XLA_FLAGS=--xla_force_host_platform_device_count={n} "
                 "(or call rbfopt.set_host_device_count before JAX starts)"
             )
         raise ValueError(
-            f"devices: asked for {devices} devices, JAX has {len(have)} ({have[0].platform}){hint}"
+            f"devices: asked for {n} devices, JAX has {len(have)} ({have[0].platform}){hint}"
         )
-    return Mesh(np.asarray(have[: int(devices)]), (AXIS,))
+    return have[:n]
+
+
+def _check_processes(mesh: Mesh) -> None:
+    have = {d.process_index for d in mesh.devices.flat}
+    if len(have) < jax.process_count():
+        raise ValueError(
+            f"devices: a run of {jax.process_count()} processes needs devices of every "
+            f"process; the mesh holds devices of process(es) {sorted(have)} only "
+            "(devices=None: all of jax.devices())"
+        )
 
 
 def _rows(x: Any) -> int | None:
@@ -214,7 +260,38 @@ def shard_nodes(tree: Any, mesh: Mesh, n_nodes: int | Iterable[int]) -> Any:
       (('nodes',), ())
     """
     counts = frozenset([n_nodes] if isinstance(n_nodes, (int, np.integer)) else n_nodes)
-    return jax.tree_util.tree_map(lambda x: jax.device_put(x, _spec(x, counts, mesh)), tree)
+    if not spans_processes(mesh):
+        return jax.tree_util.tree_map(lambda x: jax.device_put(x, _spec(x, counts, mesh)), tree)
+
+    def put(x: Any) -> jax.Array:
+        sharding = _spec(x, counts, mesh)
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            return jax.device_put(x, sharding)  # a global array already: reshard
+        # the same host data in every process: each keeps the rows of its devices
+        data = np.asarray(x)
+        return jax.make_array_from_callback(data.shape, sharding, lambda idx: data[idx])
+
+    return jax.tree_util.tree_map(put, tree)
+
+
+def gather(tree: Any) -> Any:
+    """``tree``'s arrays as numpy arrays holding their whole values, in every process:
+    a global array split over several processes is gathered
+    (:func:`~jax.experimental.multihost_utils.process_allgather`, a collective: every
+    process must call it on the same tree), anything else copied to the host
+    (:func:`jax.device_get`).
+
+    Examples:
+      >>> gather({"x": jnp.arange(3.0)})["x"]
+      array([0., 1., 2.])
+    """
+
+    def host(x: Any) -> Any:
+        if isinstance(x, jax.Array) and not (x.is_fully_addressable or x.is_fully_replicated):
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return jax.device_get(x)
+
+    return jax.tree_util.tree_map(host, tree)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -159,8 +159,8 @@ def test_even_split_matches_one_device(fast_runs):
 @pytest.mark.slow
 def test_node_layout_study_sharded_matches_one_device():
     # about 70 s: each of the study's jitted functions compiles in ~15 s on 2 cores.
-    # 200 nodes: at 1000-2000 the SuperLU callback can deadlock against an all-reduce
-    # (see rbfopt.app.sharding, Limits); XLA then aborts the child after 40 s.
+    # (tests/app/test_sharded_study.py runs a direct solve of 1600 rows on 8 devices,
+    # where pure_callback used to deadlock.)
     r = _result(_start(LAYOUT, 4))
     assert r["n"] > 150
     assert r["layout"] < 1e-10
