@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._util import fmt_indices, point_values
+from ._precond import method_for
 from ._system import Rows
 from .conditions import Condition, Neumann, data_values
 
@@ -29,6 +30,8 @@ def tuning(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, A
         "mesh_weight": (0, np.inf, True),
         "mesh_ratio_floor": (0, 1, False),
         "blend_taper": (0, np.inf, False),
+        "solver_tol": (0, 1, False),
+        "adjoint_tol": (0, 1, False),
     }
     for key, (lo, hi, closed) in ranges.items():
         v = opts[key]
@@ -41,6 +44,10 @@ def tuning(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, A
         raise ValueError(
             f"blend: number of blended stencil sizes must be an integer in 0..8, got {b!r}"
         )
+    every = opts["amg_every"]
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"amg_every: must be an integer >= 1, got {every!r}")
+    method_for(opts["solver"], 0)  # raises for an unknown solver
     return opts
 
 

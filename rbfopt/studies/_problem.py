@@ -13,9 +13,12 @@ from .. import nodes as _nodes
 from ..app.export import node_cloud
 from ..app.problem import Problem
 from ..operators import Identity
+from ..sparse.krylov import krylov as krylov_stats
+from ..sparse.solve import linsolve
 from ..stencils import find_neighbors
 from . import _mesh_term
-from ._system import interpolate, solve, weights_for
+from ._precond import Hierarchy, method_for
+from ._system import assemble, interpolate, weights_for
 
 
 def build(domain, start, h, rows, operator, source, basis, k, target, exact, opts) -> Problem:
@@ -33,6 +36,7 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
     mesh_term = opts["mesh_weight"] > 0
     weights = weights_for(opts["blend"], opts["blend_taper"])
     k_stencil = k + opts["blend"]
+    krylov = method_for(opts["solver"], len(start)) == "krylov"
 
     def nodes(p):
         return jnp.where(fixed, x0, p["points"] * h)
@@ -44,10 +48,32 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
             nrm = nrm.at[on_bnd].set(domain.closest(x[on_bnd])[1])
         return nrm
 
+    def system(x, adjl):
+        return assemble(operator, source, rows, x, normals(x), adjl, basis, weights)
+
+    def u_h(x, aux):
+        if not krylov:
+            return linsolve(*system(x, aux["adjl"]))
+        tols = {"tol": opts["solver_tol"], "adjoint_tol": opts["adjoint_tol"]}
+        return linsolve(*system(x, aux["adjl"]), "krylov", precond=aux["precond"], **tols)
+
+    if krylov:
+        hierarchy = Hierarchy(jax.jit(lambda x, adjl: system(x, adjl)[0]), opts["amg_every"])
+
+    @jax.jit
+    def solve_stats(p, aux):
+        """Iterations of the forward and adjoint Krylov solves at ``p``."""
+        A, rhs = system(nodes(p), aux["adjl"])
+        its = [
+            krylov_stats(A, rhs, tol=opts[key], precond=aux["precond"], transpose=t)
+            for key, t in (("solver_tol", False), ("adjoint_tol", True))
+        ]
+        return {"solve_iterations": its[0].iterations, "adjoint_iterations": its[1].iterations}
+
     def evaluate(p, aux):
         """The loss value, its metrics and the discrete solution u_h at the nodes."""
         x = nodes(p)
-        uh = solve(operator, source, rows, x, normals(x), aux["adjl"], basis, weights)
+        uh = u_h(x, aux)
         w = weights(Identity(), x, y, aux["adjl_eval"], basis)
         u_eval = jnp.sum(w * uh[aux["adjl_eval"]], axis=1)
         nb = aux["adjl"][:, 1:]
@@ -70,12 +96,15 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
 
     def restencil(p):
         x = np.asarray(nodes(p))
+        adjl = find_neighbors(x, k_stencil)
         aux = {
-            "adjl": jnp.asarray(find_neighbors(x, k_stencil)),
+            "adjl": jnp.asarray(adjl),
             "adjl_eval": jnp.asarray(find_neighbors(x, k_stencil, np.asarray(y))),
         }
         if mesh_term:
             aux.update({key: jnp.asarray(v) for key, v in _mesh_term.cells(x, domain).items()})
+        if krylov:
+            aux["precond"] = hierarchy(x, adjl)  # host arrays: no copy back from the device
         return aux
 
     def init():
@@ -88,7 +117,10 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
         out["n_eval"] = int(y.shape[0])
         check = None if exact is None else _check_points(domain, opts["max_eval_points"])
         for label, q in (("initial", init()), ("optimized", p)):
-            _, metrics, uh = evaluate(q, restencil(q))
+            aux = restencil(q)
+            _, metrics, uh = evaluate(q, aux)
+            if krylov:
+                metrics.update(solve_stats(q, aux))
             for key, v in metrics.items():
                 out[f"{key}_{label}"] = float(v)
             xn = np.asarray(nodes(q))
@@ -105,15 +137,14 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
 
     def to_mesh(p):
         x = nodes(p)
-        aux = restencil(p)
-        uh = solve(operator, source, rows, x, normals(x), aux["adjl"], basis, weights)
+        uh = u_h(x, restencil(p))
         data = {"u_h": np.asarray(uh), "kind": start.kind, "group": start.group}
         if exact is not None:
             ue = np.asarray(jax.vmap(exact)(x))
             data.update(u_exact=ue, error=np.asarray(uh) - ue)
         return node_cloud(np.asarray(x), data, boundary=(start.kind != 0).astype(np.int32))
 
-    return Problem(
+    prob = Problem(
         name=opts["name"],
         init=init,
         loss=loss,
@@ -124,6 +155,9 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
         report=report,
         domain=domain,
     )
+    if krylov:  # read by scripts/bench_scale.py
+        prob.solve_stats = lambda p: solve_stats(p, restencil(p))
+    return prob
 
 
 def _check_points(domain, m: int) -> np.ndarray:

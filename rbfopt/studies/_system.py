@@ -16,11 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._util import pad_rows
 from ..fd.blend import blended_weights
 from ..fd.weights import build_weights
 from ..operators import Gradient, Identity, Operator
 from ..sparse.matrix import StencilMatrix
-from ..sparse.solve import linsolve
 from ..stencils import find_neighbors
 from .conditions import Condition, data_values
 
@@ -33,16 +33,43 @@ class Rows:
     boundary: tuple[tuple[Condition, np.ndarray], ...]
 
 
-def weights_for(blend: int, taper: float):
+#: Rows of one rematerialized block of a large weight build in a study's loss: its
+#: gradient then holds one block's intermediates (~8 KB per row, blended) at a time
+#: instead of every row's, for the price of one more forward build of the rows.
+BLOCK_ROWS = 131_072
+
+
+def weights_for(blend: int, taper: float, block: int = BLOCK_ROWS):
     """The weight builder of a study: plain k-nearest stencils (``blend=0``), or
     :func:`~rbfopt.fd.blend.blended_weights` over ``blend`` sizes (stencils then carry
-    ``k + blend`` neighbours)."""
-    if blend == 0:
-        return build_weights
-    return partial(blended_weights, sizes=blend, taper=taper)
+    ``k + blend`` neighbours); builds of more than ``block`` rows run in blocks
+    (:func:`in_blocks`)."""
+    build = build_weights if blend == 0 else partial(blended_weights, sizes=blend, taper=taper)
+    return in_blocks(build, block)
 
 
-def solve(
+def in_blocks(build, block: int):
+    """``build(op, x, pts, adjl, basis)`` over row blocks of ``block`` rows, each under
+    ``jax.checkpoint``: the same weights, with reverse-mode memory of one block."""
+
+    def blocked(op, x, pts, adjl, basis):
+        m = adjl.shape[0]
+        if m <= block:
+            return build(op, x, pts, adjl, basis)
+        nb = -(-m // block)
+
+        @jax.checkpoint
+        def one(rows):
+            return build(op, x, rows[0], rows[1], basis)
+
+        split = [pad_rows(a, nb * block).reshape((nb, block) + a.shape[1:]) for a in (pts, adjl)]
+        w = jax.lax.map(one, tuple(split))
+        return w.reshape((nb * block,) + w.shape[2:])[:m]
+
+    return blocked
+
+
+def assemble(
     op: Operator,
     source,
     rows: Rows,
@@ -51,9 +78,9 @@ def solve(
     adjl: jax.Array,
     basis: Any,
     weights=build_weights,
-) -> jax.Array:
-    """``u_h`` at the nodes ``x``: the solution of the assembled system, with stencil
-    weights from ``weights`` (:func:`weights_for`)."""
+) -> tuple[StencilMatrix, jax.Array]:
+    """The global system ``(A, rhs)`` at the nodes ``x``, with stencil weights from
+    ``weights`` (:func:`weights_for`)."""
     n, k = adjl.shape
     values = jnp.zeros((n, k), x.dtype)
     rhs = jnp.zeros(n, x.dtype)
@@ -68,7 +95,7 @@ def solve(
             w = w + bc.beta * jnp.einsum("mkd,md->mk", g, normals[r])
         values = values.at[r].set(w)
         rhs = rhs.at[r].set(data_values(bc, x[r], normals[r]))
-    return linsolve(StencilMatrix(values, adjl), rhs)
+    return StencilMatrix(values, adjl), rhs
 
 
 def interpolate(points: np.ndarray, u: Any, y: np.ndarray, basis: Any, k: int) -> jax.Array:

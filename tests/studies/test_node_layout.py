@@ -38,6 +38,10 @@ def square():
 
 
 def mixed(square, n, **kw):
+    # plain weights (blend=0) unless a test says otherwise, here and below: half the
+    # compile time; the blended studies run in tests/app/test_problems.py and the
+    # blend itself is tested in tests/fd/test_blend.py
+    kw = {"blend": 0, **kw}
     bcs = {
         "bottom": Neumann(flux),
         "right": Robin(2.0, 1.0, robin_data),
@@ -54,6 +58,8 @@ def initial_error(prob):
     return float(prob.loss(p, prob.restencil(p))[1]["rms_error"])
 
 
+# slow (~26 s): convergence rates also in tests/fd/test_poisson.py
+@pytest.mark.slow
 def test_dirichlet_and_robin_converge(square):
     # the discrete solution approaches the manufactured one at about the order of
     # PHS3 + quadratics (2) as the node count grows 4x (h halves)
@@ -67,7 +73,7 @@ def test_dirichlet_and_robin_converge(square):
     def err(n):
         return initial_error(
             ro.studies.node_layout(
-                square, source=lap_u, bcs=bcs, n=n, objective="exact", exact=u_exact
+                square, source=lap_u, bcs=bcs, n=n, objective="exact", exact=u_exact, blend=0
             )
         )
 
@@ -98,6 +104,8 @@ def test_mixed_with_neumann_is_accurate(square):
     assert e2 < e1 < 3e-3
 
 
+# slow (~17 s): the reference objective's figures are in results/README.md
+@pytest.mark.slow
 def test_reference_objective_close_to_exact(square):
     exact = mixed(square, 300)
     ref = ro.studies.node_layout(
@@ -110,6 +118,7 @@ def test_reference_objective_close_to_exact(square):
             outer=Dirichlet(u_exact),
         ),
         n=300,
+        blend=0,
         objective="reference",
         exact=u_exact,
         reference_refine=3.0,  # cheaper than the default 4: 9x the nodes
@@ -122,6 +131,8 @@ def test_reference_objective_close_to_exact(square):
     assert abs(float(m["rms_error"]) / initial_error(exact) - 1) < 0.5
 
 
+# slow (~18 s): report and mesh also written by tests/studies/test_cli_studies.py
+@pytest.mark.slow
 def test_report_and_mesh(square):
     # (the optimization loop of builder studies runs in tests/app/test_problems.py and
     # tests/studies/test_cli_studies.py)
@@ -138,6 +149,8 @@ def test_report_and_mesh(square):
     )
 
 
+# slow (~13 s): sums and Custom operators also in tests/core/test_operators.py
+@pytest.mark.slow
 def test_operator_sum_and_custom(square):
     # -Laplacian u + u = f, as a sum of operator descriptions
     op = ro.Laplacian() * -1.0 + ro.Identity()
@@ -147,10 +160,60 @@ def test_operator_sum_and_custom(square):
         bcs={g: Dirichlet(u_exact) for g in square.group_names},
         operator=op,
         n=400,
+        blend=0,
         objective="exact",
         exact=u_exact,
     )
     assert initial_error(prob) < 5e-3
+
+
+def test_krylov_value_and_gradient_match_direct(square):
+    """At one layout the Krylov study (BiCGStab + AMG, mixed Dirichlet / Neumann /
+    Robin rows: a nonsymmetric system) has SuperLU's loss to its 1e-10 solves and
+    gradient to its looser adjoint solves (``adjoint_tol``, 1e-6). A hierarchy set up
+    again after the nodes moved (``amg_every=1``) keeps its shapes (the driver's
+    jitted step takes it as an argument)."""
+    direct = mixed(square, 300, blend=0, solver="direct")
+    krylov = mixed(square, 300, blend=0, solver="krylov", amg_every=1)
+    p = direct.init()
+    got = {}
+    for name, prob in (("direct", direct), ("krylov", krylov)):
+        vg = jax.jit(jax.value_and_grad(lambda q, a, prob=prob: prob.loss(q, a)[0]))
+        got[name] = vg(p, prob.restencil(p))
+    (v_d, g_d), (v_k, g_k) = got["direct"], got["krylov"]
+    assert abs(float(v_k - v_d)) < 1e-9 * abs(float(v_d))
+    g_d, g_k = np.asarray(g_d["points"]), np.asarray(g_k["points"])
+    assert np.max(np.abs(g_k - g_d)) < 1e-4 * np.max(np.abs(g_d))
+    moved = {"points": p["points"] - 0.2 * g_k / np.max(np.abs(g_k))}
+    first, again = krylov.restencil(p)["precond"], krylov.restencil(moved)["precond"]
+    assert not np.array_equal(np.asarray(first.fine_t[0]), np.asarray(again.fine_t[0]))
+
+    def shapes(tree):
+        leaves, treedef = jax.tree_util.tree_flatten(tree)
+        return treedef, [np.shape(a) for a in leaves]
+
+    assert shapes(again) == shapes(first)
+
+
+@pytest.mark.slow
+def test_krylov_path_matches_direct(square):
+    """Five steps on Krylov and on SuperLU take the same path, with all solves at
+    1e-10 (Adam amplifies gradient differences along a trajectory); ``amg_every=2``
+    carries the hierarchy over between set-ups."""
+    runs = {}
+    for solver in ("direct", "krylov"):
+        prob = mixed(square, 400, blend=0, solver=solver, amg_every=2, adjoint_tol=1e-10)
+        runs[solver] = ro.optimize.run(
+            prob, "adam", 5, lr=0.02, restencil_every=1, progress=False
+        )  # fmt: skip
+    d, k = runs["direct"], runs["krylov"]
+    loss_d = np.array([r["loss"] for r in d.history])
+    loss_k = np.array([r["loss"] for r in k.history])
+    assert np.max(np.abs(loss_k - loss_d) / np.abs(loss_d)) < 1e-8  # issue 17's bound
+    pd, pk = np.asarray(d.last_params["points"]), np.asarray(k.last_params["points"])
+    assert np.max(np.abs(pk - pd)) < 1e-8 * np.max(np.abs(pd))
+    stats = prob.solve_stats(k.last_params)
+    assert 0 < int(stats["solve_iterations"]) < 60 and 0 < int(stats["adjoint_iterations"]) < 60
 
 
 @pytest.mark.parametrize(
@@ -169,6 +232,9 @@ def test_operator_sum_and_custom(square):
         (dict(max_reference_nodes=100), r"reference: the reference node set"),
         (dict(barrier=1.0), r"tuning: unknown options \['barrier'\]"),
         (dict(n=100, spacing=0.1), "n, spacing: give one"),
+        (dict(solver="lu"), "solver: expected 'auto', 'direct' or 'krylov'"),
+        (dict(amg_every=0), "amg_every: must be an integer >= 1"),
+        (dict(solver_tol=0.0), r"solver_tol: must be in \(0, 1\)"),
     ],
 )
 def test_bad_input(square, kwargs, match):
@@ -193,9 +259,12 @@ def _cube_study(u, n):
         n=n,
         objective="exact",
         exact=u,
+        blend=0,
     )
 
 
+# slow (~12 s): 3-D studies also in test_3d_converges and tests/app/test_solver_mesh.py
+@pytest.mark.slow
 def test_3d_quadratic_is_exact():
     # PHS3 + quadratics reproduce quadratics: the Laplacian, Neumann and Dirichlet rows
     # and the interpolation are exact, so the discrete solution is u itself
@@ -214,3 +283,24 @@ def test_3d_converges():
     # lowers the order from 2, as in 2-D)
     e1, e2 = initial_error(_cube_study(u, 300)), initial_error(_cube_study(u, 2400))
     assert e1 / e2 > 2.0, (e1, e2)
+
+
+def test_weight_builds_in_blocks_are_the_same():
+    """Large builds run in rematerialized row blocks (``_system.in_blocks``): the same
+    weights and the same gradient as one build (here 3 blocks of 64 for 150 rows)."""
+    from rbfopt.studies._system import in_blocks
+
+    x = jnp.asarray(np.random.default_rng(3).random((150, 2)))
+    adjl = jnp.asarray(ro.find_neighbors(np.asarray(x), 12))
+    basis = ro.PHS(3, poly_deg=2)
+    r = jnp.asarray(np.random.default_rng(4).standard_normal((150, 12)))
+
+    def loss(x, build):
+        return jnp.sum(r * build(ro.Laplacian(), x, x, adjl, basis))
+
+    whole = ro.build_weights
+    blocked = in_blocks(ro.build_weights, 64)
+    w1, w2 = (b(ro.Laplacian(), x, x, adjl, basis) for b in (whole, blocked))
+    np.testing.assert_allclose(w2, w1, rtol=1e-12, atol=1e-9)
+    g1, g2 = (jax.grad(loss)(x, b) for b in (whole, blocked))
+    np.testing.assert_allclose(g2, g1, rtol=1e-10, atol=1e-8 * float(jnp.max(jnp.abs(g1))))

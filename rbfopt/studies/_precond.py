@@ -1,0 +1,68 @@
+"""The global solve of a study: direct (SuperLU) or Krylov with an AMG kept across restencils.
+
+A study restencils every step, and an AMG set-up (pyamg, on the host) costs more than a
+step at N = 1e5. So :class:`Hierarchy` builds one at the first restencil, with
+``headroom`` in its shapes, and then only carries it over to the new stencils
+(:meth:`rbfopt.sparse.AMG.with_stencils`); every ``every`` restencils it is set up
+again from the current matrix, in the same shapes (``amg(..., like=)``), so the
+driver's jitted step never recompiles. A stale hierarchy costs iterations, never
+accuracy: the Krylov solve checks its true residual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from ..sparse.amg import AMG, MisfitError, amg
+
+#: ``solver="auto"`` takes the Krylov path from this many nodes (on the CPU; always on
+#: accelerators): below it SuperLU's factorization is the faster step.
+KRYLOV_FROM = 20_000
+
+
+def method_for(solver: str, n: int) -> str:
+    """``"direct"`` or ``"krylov"`` for a study of ``n`` nodes (``solver``: also "auto").
+
+    Examples:
+      >>> from rbfopt.studies._precond import method_for
+      >>> method_for("auto", 1000), method_for("auto", 10**6), method_for("krylov", 10)
+      ('direct', 'krylov', 'krylov')
+    """
+    if solver not in ("auto", "direct", "krylov"):
+        raise ValueError(f"solver: expected 'auto', 'direct' or 'krylov', got {solver!r}")
+    if solver != "auto":
+        return solver
+    return "krylov" if n >= KRYLOV_FROM or jax.default_backend() != "cpu" else "direct"
+
+
+class Hierarchy:
+    """The AMG of a study's matrix, kept across restencils (see the module docstring).
+
+    ``matrix(x, adjl)`` assembles the (concrete) matrix at nodes ``x`` with stencils
+    ``adjl``; calling the object with them returns the hierarchy for those stencils.
+    """
+
+    def __init__(self, matrix, every: int, headroom: float = 1.25):
+        self.matrix = matrix
+        self.every = every
+        self.headroom = headroom
+        self.current: AMG | None = None
+        self.age = 0
+
+    def __call__(self, x: Any, adjl: Any) -> AMG:
+        if self.current is not None and self.age < self.every:
+            self.age += 1
+            self.current = self.current.with_stencils(adjl)
+            return self.current
+        A = self.matrix(x, adjl)
+        if self.current is None:
+            self.current = amg(A, headroom=self.headroom)
+        else:
+            try:
+                self.current = amg(A, like=self.current)
+            except MisfitError:  # the matrix outgrew the shapes: keep the stale one
+                self.current = self.current.with_stencils(adjl)
+        self.age = 0
+        return self.current
