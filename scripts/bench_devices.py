@@ -8,12 +8,11 @@ nodes): one on one CPU device, one started with
 step (compilation included), the median of the later steps, and the ratio of the
 N-device step to the one-device step, and how far apart the final parameters are.
 
-    python scripts/bench_devices.py                  # N ~ 1e4, 8 devices
-    python scripts/bench_devices.py --n 200 --devices 8 --steps 4
+    python scripts/bench_devices.py                  # N ~ 1e4, 8 devices, Krylov solve
+    python scripts/bench_devices.py --n 200 --devices 8 --steps 4 --solver direct
 
-With the default SuperLU solve the N-device run fails from about 1000 nodes (JAX
-0.10.2, see the limits in :mod:`rbfopt.app.sharding`): the weight build's own device
-split meets the driver's mesh, or the solve's host callback deadlocks.
+The study's global solve is ``--solver`` (``-O solver=``; default ``krylov``, the
+path that runs on several devices: SuperLU is a host callback).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ import rbfopt as ro
 from rbfopt.app.catalog import load_module
 n, steps, devices, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 mod, _ = load_module("poisson_nodes")
-prob = mod.problem(n=n)
+prob = mod.problem(n=n, solver=sys.argv[5])
 res = ro.optimize.run(prob, "adam", steps, lr=0.01, restencil_every=1, progress=False,
                       devices=devices)
 np.save(out, np.asarray(res.params["points"]))
@@ -42,12 +41,12 @@ print(json.dumps(dict(n=len(prob.init()["points"]), first=st[0],
 """
 
 
-def _child(n: int, steps: int, devices: int, out: str) -> dict:
+def _child(n: int, steps: int, devices: int, out: str, solver: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     if devices > 1:
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(n), str(steps), str(devices), out],
+        [sys.executable, "-c", CHILD, str(n), str(steps), str(devices), out, solver],
         capture_output=True,
         text=True,
         env=env,
@@ -65,16 +64,17 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000, help="about how many nodes")
     ap.add_argument("--devices", type=int, default=8, help="host devices of the split run")
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--solver", default="krylov", help="the study's global solve")
     args = ap.parse_args()
     if args.steps < 3:
         ap.error("--steps: at least 3 (the first step compiles)")
-    print(f"poisson_nodes, n ~ {args.n}, {args.steps} steps, restencil every step")
+    print(f"poisson_nodes, n ~ {args.n}, {args.steps} steps, restencil every step, {args.solver}")
     print("{:>8} {:>6} {:>13} {:>9}".format("devices", "N", "1st step [s]", "step [s]"))
     runs = {}
     with tempfile.TemporaryDirectory() as d:
         files = {k: os.path.join(d, f"{k}.npy") for k in (1, args.devices)}
         for k, f in files.items():  # a line per run as it ends: a failing run keeps the other
-            r = runs[k] = _child(args.n, args.steps, k, f)
+            r = runs[k] = _child(args.n, args.steps, k, f, args.solver)
             print(f"{k:>8} {r['n']:>6} {r['first']:>13.2f} {r['step']:>9.3f}", flush=True)
         p1, pn = (np.load(files[k]) for k in (1, args.devices))
     ratio = runs[args.devices]["step"] / runs[1]["step"]
