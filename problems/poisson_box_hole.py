@@ -85,10 +85,16 @@ def spec(width: float = 0.25) -> dict:
 
 
 def problem(
-    n: int = 3000, objective: str = "exact", width: float = 0.25, blend: int = 2, seed: int = 0
+    n: int = 3000,
+    objective: str = "exact",
+    width: float = 0.25,
+    blend: int = 2,
+    solver: str = "auto",
+    seed: int = 0,
 ) -> Problem:
-    """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``blend``:
-    see :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights)."""
+    """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``blend``,
+    ``solver``: see :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights; the
+    global solve)."""
     if width <= 0:
         raise ValueError(f"width: must be > 0, got {width}")
     prob = ro.studies.node_layout(
@@ -100,6 +106,9 @@ def problem(
         name="poisson_box_hole",
         reference_refine=2.0,
         blend=blend,
+        solver=solver,
     )
-    prob.options = dict(n=n, objective=objective, width=width, blend=blend, seed=seed)
+    prob.options = dict(
+        n=n, objective=objective, width=width, blend=blend, solver=solver, seed=seed
+    )  # fmt: skip
     return prob

@@ -60,15 +60,18 @@ def problem(
     width: float = 0.08,
     k: int = 20,
     blend: int = 2,
+    solver: str = "auto",
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``k``:
     stencil size (20: with the default 16, the Neumann rows on the round hole, a concave
-    boundary, make the starting solve 15x less accurate); ``blend``: see
-    :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights)."""
+    boundary, make the starting solve 15x less accurate); ``blend``, ``solver``: see
+    :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights; the global solve)."""
     prob = ro.studies.node_layout(
         DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed, blend=blend,
-        name="poisson_holes",
+        solver=solver, name="poisson_holes",
     )  # fmt: skip
-    prob.options = dict(n=n, objective=objective, width=width, k=k, blend=blend, seed=seed)
+    prob.options = dict(
+        n=n, objective=objective, width=width, k=k, blend=blend, solver=solver, seed=seed
+    )  # fmt: skip
     return prob

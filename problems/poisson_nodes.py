@@ -76,6 +76,7 @@ def problem(
     mesh_weight: float = 0.0,
     blend: int = 2,
     reference_refine: float = 4.0,
+    solver: str = "auto",
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``width``:
@@ -83,10 +84,12 @@ def problem(
     ``spacing_floor``, ``margin``, ``fine``, ``mesh_weight`` (> 0: keep the triangles
     fit for finite elements), ``blend`` (0: plain k-nearest weights, whose loss jumps
     as neighbour lists change), ``reference_refine`` (objective="reference": the
-    reference's spacing is h / reference_refine): see :func:`rbfopt.studies.node_layout`."""
+    reference's spacing is h / reference_refine), ``solver`` (the global solve:
+    "direct", "krylov" or "auto", Krylov from 20 000 nodes): see
+    :func:`rbfopt.studies.node_layout`."""
     tuning = dict(
         mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight,
-        blend=blend, reference_refine=reference_refine,
+        blend=blend, reference_refine=reference_refine, solver=solver,
     )  # fmt: skip
     prob = ro.studies.node_layout(
         DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed,
