@@ -141,6 +141,10 @@ def shard_devices() -> list | None:
     return None
 
 
+#: The axes of the weight build's own mesh over the local CPU devices.
+STENCIL_AXES = ("stencils",)
+
+
 def _mesh_of(x: Any) -> Any:
     """The (abstract) mesh ``x``'s type carries, or None: a traced argument of a ``jit``
     whose inputs are sharded on a mesh carries it, as does an array placed on one."""
@@ -178,7 +182,7 @@ def split_mesh(*arrays: Any) -> tuple[Any, tuple[str, ...]] | None:
     devices = shard_devices()
     if devices is None:
         return None
-    return Mesh(np.array(devices), ("stencils",)), ("stencils",)
+    return Mesh(np.array(devices), STENCIL_AXES), STENCIL_AXES
 
 
 def set_host_device_count(n: int) -> None:
