@@ -82,7 +82,7 @@ def blended_weights(
     x = x.reshape(x.shape[0], -1)
     c = c.reshape(c.shape[0], -1)
     d = safe_norm(c[:, None, :] - x[adjl])  # finite gradient at r = 0
-    order = jnp.argsort(jax.lax.stop_gradient(d), axis=1)
+    order, rank = _ranks(jax.lax.stop_gradient(d))
     ranked = jnp.take_along_axis(adjl, order, axis=1)
     d = jnp.take_along_axis(d, order, axis=1)
     ms = range(big_k - sizes, big_k)
@@ -96,6 +96,22 @@ def blended_weights(
         w_m = jnp.pad(w_m, [(0, 0), (0, big_k - m)] + [(0, 0)] * (w_m.ndim - 2))
         part = share[:, j].reshape((-1,) + (1,) * (w_m.ndim - 1)) * w_m
         w = part if w is None else w + part
-    back = jnp.argsort(order, axis=1)
-    back = back.reshape(back.shape + (1,) * (w.ndim - 2))
+    back = rank.reshape(rank.shape + (1,) * (w.ndim - 2))
     return jnp.take_along_axis(w, back, axis=1)
+
+
+def _ranks(d: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(order, rank)`` of each row of ``d`` (N, K): ``order`` sorts the row
+    (``argsort``, stable), ``rank`` is its inverse (each entry's place in the sort).
+
+    Counted by K^2 comparisons per row: for short rows several times faster than
+    XLA:CPU's sort, which ``argsort`` and the inverse permutation took twice.
+    """
+    k = d.shape[1]
+    i = jnp.arange(k)
+    before = (d[:, None, :] < d[:, :, None]) | (
+        (d[:, None, :] == d[:, :, None]) & (i[None, None, :] < i[None, :, None])
+    )
+    rank = jnp.sum(before, axis=2, dtype=jnp.int32)  # (N, K): entries before entry j
+    order = jnp.sum(jnp.where(rank[:, None, :] == i[None, :, None], i, 0), axis=2)
+    return order.astype(jnp.int32), rank

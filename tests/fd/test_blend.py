@@ -95,3 +95,14 @@ def test_bad_arguments(cloud):
         blended_weights(ro.Laplacian(), cloud, None, adjl, BASIS, taper=0.0)
     with pytest.raises(ValueError, match="monomials"):  # too few points for quadratics
         blended_weights(ro.Laplacian(), cloud, None, adjl[:, :6], BASIS, sizes=2)
+
+
+def test_ranks_match_a_stable_argsort():
+    from rbfopt.fd.blend import _ranks
+
+    # one decimal: many ties, which a stable sort keeps in column order
+    d = np.random.default_rng(3).random((500, 18)).round(1)
+    order, rank = jax.jit(_ranks)(jnp.asarray(d))
+    ref = np.argsort(d, axis=1, kind="stable")
+    np.testing.assert_array_equal(np.asarray(order), ref)
+    np.testing.assert_array_equal(np.asarray(rank), np.argsort(ref, axis=1))
