@@ -185,6 +185,30 @@ def split_mesh(*arrays: Any) -> tuple[Any, tuple[str, ...]] | None:
     return Mesh(np.array(devices), STENCIL_AXES), STENCIL_AXES
 
 
+def chunk_split(n_chunks: int, split: tuple[Any, tuple[str, ...]] | None) -> tuple[int, Any]:
+    """The chunk count and the split (:func:`split_mesh`) of a build of ``n_chunks``.
+
+    On the build's own mesh (axes :data:`STENCIL_AXES`) it splits from two chunks per
+    device, else it runs on one. Inputs already split over a mesh (the driver's) split
+    every build: there an unsplit chunk loop runs whole on every device. A split pads
+    the chunks, of unchanged size (the arithmetic of one device), to an even split.
+
+    Examples:
+      >>> from types import SimpleNamespace
+      >>> mesh = SimpleNamespace(size=8)
+      >>> chunk_split(3, (mesh, STENCIL_AXES))
+      (3, None)
+      >>> chunk_split(3, (mesh, ("nodes",)))[0], chunk_split(17, (mesh, STENCIL_AXES))[0]
+      (8, 24)
+    """
+    if split is None:
+        return n_chunks, None
+    size = split[0].size
+    if split[1] == STENCIL_AXES and n_chunks < 2 * size:
+        return n_chunks, None
+    return -(-n_chunks // size) * size, split
+
+
 def set_host_device_count(n: int) -> None:
     """Expose ``n`` CPU devices to JAX, so the weight build runs on ``n`` cores.
 

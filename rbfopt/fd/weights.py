@@ -104,15 +104,9 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     n_chunks = -(-n_eval // chunk_size)
     if n_chunks <= 1:
         return _mask_degenerate(*local_weights(op, data[adjl], eval_points, basis, eps, solver))
-    split = _backend.split_mesh(data, eval_points, adjl, eps)
-    # Inputs already split over a mesh (the driver's): every build splits, since an
-    # unsplit chunk loop runs whole on every device. The chunks keep their size (the
-    # same arithmetic as on one device) and are padded to an even split.
-    on_own_mesh = split is not None and split[1] == _backend.STENCIL_AXES
-    if split is not None and (n_chunks >= 2 * split[0].size or not on_own_mesh):
-        n_chunks = -(-n_chunks // split[0].size) * split[0].size
-    else:
-        split = None
+    n_chunks, split = _backend.chunk_split(
+        n_chunks, _backend.split_mesh(data, eval_points, adjl, eps)
+    )
 
     # Rematerialized in reverse mode: the backward pass recomputes one chunk's kernel
     # blocks and factors instead of storing them for all chunks (less memory, and less
