@@ -175,6 +175,8 @@ def _no_times(history):
     return [{k: v for k, v in row.items() if k != "step_time"} for row in history]
 
 
+# slow (~19 s): test_sigkill_then_resume_matches_uninterrupted resumes a killed run
+@pytest.mark.slow
 def test_in_process_resume_matches_uninterrupted(toy, tmp_path):
     kw = dict(lr=0.01, restencil_every=3, checkpoint_every=4, progress=False)
     full = optimize.run(toy.problem(), "adam", 10, **kw)

@@ -148,6 +148,8 @@ def test_rebuilt_operators_compile_once(stencils):
     np.testing.assert_array_equal(w1, w2)
 
 
+# slow (~20 s): test_rebuilt_operators_compile_once checks the same cache on operators
+@pytest.mark.slow
 def test_loss_rebuilding_its_operator_compiles_once(stencils):
     """The issue's case: an eagerly called loss (and its gradient) that rebuilds
     ``Laplacian() + 2 Partial(1, 0)``, a Directional and a Custom on every call."""

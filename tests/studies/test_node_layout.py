@@ -97,6 +97,9 @@ def test_neumann_rows_are_second_order_consistent(square):
     assert np.log(residual(300) / residual(1200)) / np.log(2.0) > 1.5
 
 
+# slow (~33 s on a 2-core Xeon): Neumann rows are covered by
+# test_neumann_rows_are_second_order_consistent and the CLI study with a hole
+@pytest.mark.slow
 def test_mixed_with_neumann_is_accurate(square):
     # with a Neumann group the global error still falls as the nodes refine (its order
     # is lower, ~1 here: one-sided derivative rows)
