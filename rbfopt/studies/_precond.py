@@ -16,6 +16,7 @@ from typing import Any
 import jax
 
 from ..sparse.amg import AMG, MisfitError, amg
+from ..sparse.solve import linsolve
 
 #: ``solver="auto"`` takes the Krylov path from this many nodes (on the CPU; always on
 #: accelerators): below it SuperLU's factorization is the faster step.
@@ -35,6 +36,16 @@ def method_for(solver: str, n: int) -> str:
     if solver != "auto":
         return solver
     return "krylov" if n >= KRYLOV_FROM or jax.default_backend() != "cpu" else "direct"
+
+
+def solve(A: Any, rhs: Any, opts: dict[str, Any], precond: AMG | None = None) -> Any:
+    """``A^-1 rhs`` by a study's solver: with ``precond``, BiCGStab to
+    ``opts["solver_tol"]`` (its transposed solves to ``opts["adjoint_tol"]``);
+    without, :func:`rbfopt.linsolve`'s default (SuperLU on the CPU)."""
+    if precond is None:
+        return linsolve(A, rhs)
+    tols = {"tol": opts["solver_tol"], "adjoint_tol": opts["adjoint_tol"]}
+    return linsolve(A, rhs, "krylov", precond=precond, **tols)
 
 
 class Hierarchy:

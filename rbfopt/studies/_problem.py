@@ -14,10 +14,9 @@ from ..app.export import node_cloud
 from ..app.problem import Problem
 from ..operators import Identity
 from ..sparse.krylov import krylov as krylov_stats
-from ..sparse.solve import linsolve
 from ..stencils import find_neighbors
 from . import _mesh_term
-from ._precond import Hierarchy, method_for
+from ._precond import Hierarchy, method_for, solve
 from ._system import assemble, interpolate, weights_for
 
 
@@ -52,10 +51,7 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
         return assemble(operator, source, rows, x, normals(x), adjl, basis, weights)
 
     def u_h(x, aux):
-        if not krylov:
-            return linsolve(*system(x, aux["adjl"]))
-        tols = {"tol": opts["solver_tol"], "adjoint_tol": opts["adjoint_tol"]}
-        return linsolve(*system(x, aux["adjl"]), "krylov", precond=aux["precond"], **tols)
+        return solve(*system(x, aux["adjl"]), opts, aux.get("precond"))
 
     if krylov:
         hierarchy = Hierarchy(jax.jit(lambda x, adjl: system(x, adjl)[0]), opts["amg_every"])

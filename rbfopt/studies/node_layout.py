@@ -42,10 +42,9 @@ from ..app.problem import Problem
 from ..basis import PHS
 from ..operators import Laplacian
 from ..sparse.amg import amg
-from ..sparse.solve import linsolve
 from ..stencils import autoselect_k, find_neighbors
 from . import _checks
-from ._precond import method_for
+from ._precond import method_for, solve
 from ._problem import build
 from ._system import assemble
 
@@ -214,10 +213,8 @@ def reference_solution(domain, operator, source, rows_of, h_ref, opts, seed) -> 
     x = jnp.asarray(ref.points)
     adjl = jnp.asarray(find_neighbors(ref.points, kr))
     A, rhs = assemble(operator, source, rows_of(ref), x, jnp.asarray(ref.normals), adjl, basis)
-    if method_for(opts["solver"], len(ref)) == "krylov":
-        u = linsolve(A, rhs, "krylov", tol=opts["solver_tol"], precond=amg(A))
-    else:
-        u = linsolve(A, rhs)
+    krylov = method_for(opts["solver"], len(ref)) == "krylov"
+    u = solve(A, rhs, opts, amg(A) if krylov else None)
     return {
         "points": ref.points,
         "u": np.asarray(u),
