@@ -5,10 +5,13 @@ a checkpoint is its leaves and a resumed run continues bit-for-bit. :class:`Step
 builds the jitted pure functions over it:
 
 * ``first(params, aux, key)``: the initial state (value and gradient at ``init``);
-* ``step(state)``: propose an update and evaluate the candidate, in one jit;
+* ``step(state)``: propose an update and evaluate the candidate;
 * ``propose(state)`` then ``finish(state, cand, opt_state, aux)``: the same step
   split at the candidate, so that stencils are refreshed on the host (numpy
   neighbour search) between the two.
+
+Each is a few jitted pure functions in a row; the value and gradient
+(``evaluate``) is one of them, shared by all three.
 
 A step never accepts a candidate whose loss, gradient or parameters are not
 finite: the state keeps its parameters, the step scale (a factor on the optax
@@ -27,7 +30,7 @@ import optax
 
 from .problem import Objective
 
-__all__ = ["LoopState", "StepInfo", "Steps", "template"]
+__all__ = ["Evaluation", "LoopState", "StepInfo", "Steps", "template"]
 
 
 class LoopState(NamedTuple):
@@ -62,6 +65,18 @@ class LoopState(NamedTuple):
     since_restencil: jax.Array
     best_params: Any
     best_loss: jax.Array
+
+
+class Evaluation(NamedTuple):
+    """The value and gradient at one point: the state's next PRNG ``key`` (the loss got
+    a key split from the one passed in), ``value``, ``grad``, ``metrics``, and ``ok``
+    (value, gradient and parameters all finite)."""
+
+    key: jax.Array
+    value: jax.Array
+    grad: Any
+    metrics: dict[str, jax.Array]
+    ok: jax.Array
 
 
 class StepInfo(NamedTuple):
@@ -109,7 +124,13 @@ def _i32(x: int) -> jax.Array:
 
 class Steps:
     """The jitted pure functions of the loop for one objective, optimizer and projection
-    (``project=None``: no constraints). Example: see :class:`LoopState`."""
+    (``project=None``: no constraints). Example: see :class:`LoopState`.
+
+    The value and gradient is one jitted function, :attr:`evaluate`, that ``first``,
+    ``step`` and ``finish`` call between their own small jitted parts: it is the
+    costly compile (~10 s for a study on 2 cores), and one jit compiles it once for
+    all three.
+    """
 
     def __init__(
         self,
@@ -120,35 +141,51 @@ class Steps:
         self._fn, self._opt = fn, optimizer
         self._project = project if project is not None else (lambda p: p)
         self._vg = jax.value_and_grad(fn, has_aux=True)
-        self.first = jax.jit(self._first)
-        self.step = jax.jit(self._step)
+        self.evaluate = jax.jit(self._evaluate)
         self.propose = jax.jit(self._propose)
-        self.finish = jax.jit(self._finish)  # fresh=True: the Python default, not traced
         self.finite = jax.jit(_finite)
+        self._start = jax.jit(self._start_state)
+        self._accept = jax.jit(self._accept_state, static_argnames="fresh")
 
-    def _evaluate(self, p, aux, key):
-        (value, metrics), grad = self._vg(p, aux, key)
+    def _evaluate(self, p, aux, key) -> Evaluation:
+        key, sub = jax.random.split(key)
+        (value, metrics), grad = self._vg(p, aux, sub)
         ok = jnp.isfinite(value) & _finite(grad) & _finite(p)
-        return value, grad, metrics, ok
+        return Evaluation(key, value, grad, metrics, ok)
 
-    def _first(self, params, aux, seed_key) -> tuple[LoopState, StepInfo]:
-        key, sub = jax.random.split(seed_key)
-        value, grad, metrics, ok = self._evaluate(params, aux, sub)
+    def first(self, params: Any, aux: Any, seed_key: jax.Array) -> tuple[LoopState, StepInfo]:
+        """The initial state: the value and gradient at ``params`` with stencils ``aux``."""
+        return self._start(params, aux, self.evaluate(params, aux, seed_key))
+
+    def step(self, s: LoopState) -> tuple[LoopState, StepInfo]:
+        """Propose an update and evaluate the candidate with the state's stencils."""
+        cand, opt_state = self.propose(s)
+        return self.finish(s, cand, opt_state, s.aux, fresh=False)
+
+    def finish(
+        self, s: LoopState, cand: Any, opt_state: Any, aux: Any, fresh: bool = True
+    ) -> tuple[LoopState, StepInfo]:
+        """Evaluate the candidate ``cand`` with ``aux`` (fresh stencils when ``fresh``)
+        and accept it or not."""
+        ev = self.evaluate(cand, aux, s.key)
+        return self._accept(s, cand, opt_state, aux, ev, fresh=fresh)
+
+    def _start_state(self, params, aux, ev: Evaluation) -> tuple[LoopState, StepInfo]:
         state = LoopState(
             params,
             self._opt.init(params),
-            value,
-            grad,
+            ev.value,
+            ev.grad,
             aux,
-            key,
+            ev.key,
             jnp.float64(1.0),
             _i32(0),
             _i32(0),
             _i32(0),
             params,
-            value,
+            ev.value,
         )
-        return state, StepInfo(ok, value, optax.tree.norm(grad), metrics)
+        return state, StepInfo(ev.ok, ev.value, optax.tree.norm(ev.grad), ev.metrics)
 
     def _propose(self, s: LoopState) -> tuple[Any, Any]:
         # The optax update from (value, grad) at params, scaled and projected. The
@@ -165,12 +202,10 @@ class Steps:
         updates = jax.tree_util.tree_map(lambda u: s.scale * u, updates)
         return self._project(optax.apply_updates(s.params, updates)), opt_state
 
-    def _finish(self, s: LoopState, cand, opt_state, aux, fresh: bool = True):
-        # Evaluate the candidate (with ``aux``, fresh stencils when ``fresh``) and
-        # accept it or not: selections only, no arithmetic on the kept values.
-        key, sub = jax.random.split(s.key)
-        value, grad, metrics, ok = self._evaluate(cand, aux, sub)
-        better = ok & (value < s.best_loss)
+    def _accept_state(self, s: LoopState, cand, opt_state, aux, ev: Evaluation, fresh: bool):
+        # selections only, no arithmetic on the kept values
+        ok = ev.ok
+        better = ok & (ev.value < s.best_loss)
 
         def pick(cond, new, old):
             return jax.tree_util.tree_map(lambda a, b: jnp.where(cond, a, b), new, old)
@@ -178,10 +213,10 @@ class Steps:
         state = LoopState(
             params=pick(ok, cand, s.params),
             opt_state=pick(ok, opt_state, s.opt_state),
-            value=jnp.where(ok, value, s.value),
-            grad=pick(ok, grad, s.grad),
+            value=jnp.where(ok, ev.value, s.value),
+            grad=pick(ok, ev.grad, s.grad),
             aux=pick(ok, aux, s.aux),
-            key=key,
+            key=ev.key,
             scale=jnp.where(ok, s.scale, 0.5 * s.scale),
             failures=jnp.where(ok, 0, s.failures + 1).astype(jnp.int32),
             step=s.step + ok.astype(jnp.int32),
@@ -189,10 +224,6 @@ class Steps:
                 ok, 0 if fresh else s.since_restencil + 1, s.since_restencil
             ).astype(jnp.int32),
             best_params=pick(better, cand, s.best_params),
-            best_loss=jnp.where(better, value, s.best_loss),
+            best_loss=jnp.where(better, ev.value, s.best_loss),
         )
-        return state, StepInfo(ok, value, optax.tree.norm(grad), metrics)
-
-    def _step(self, s: LoopState) -> tuple[LoopState, StepInfo]:
-        cand, opt_state = self._propose(s)
-        return self._finish(s, cand, opt_state, s.aux, fresh=False)
+        return state, StepInfo(ok, ev.value, optax.tree.norm(ev.grad), ev.metrics)

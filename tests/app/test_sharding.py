@@ -40,7 +40,7 @@ PRELUDE = textwrap.dedent(
     out = {}
 
     def run(prob, steps, devices, **kw):
-        # restencil every step: the fused step (a third loss compile) never runs
+        # restencil every step, as the studies do
         kw = {"lr": 0.01, "restencil_every": 1, "progress": False, **kw}
         return ro.optimize.run(prob, "adam", steps, devices=devices, **kw)
 
