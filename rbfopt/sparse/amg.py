@@ -294,7 +294,7 @@ def _transpose_gather(
     flat = sp.csr_matrix(
         (np.arange(n * k, dtype=np.int64), adjl.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n)
     ).tocsc()
-    order, starts = flat.data, flat.indptr
+    order, starts = flat.data, flat.indptr  # flat.indices: each entry's stencil row
     counts = np.diff(starts)
     need = max(int(counts.max(initial=0)), 1)
     w = _widen(headroom)(need) if width is None else width
@@ -305,7 +305,7 @@ def _transpose_gather(
     pos = np.full((n, w), n * k, np.int32)
     rows = np.zeros((n, w), np.int32)
     pos[col, slot] = order
-    rows[col, slot] = order // k
+    rows[col, slot] = flat.indices
     return jnp.asarray(pos), jnp.asarray(rows)
 
 
