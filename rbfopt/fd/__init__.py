@@ -6,10 +6,11 @@
   ``laplacian``, ``partial``, ``gradient``, ..., ``regrid``;
 * :func:`blended_weights` (:mod:`rbfopt.fd.blend`): weights continuous in the node
   positions (a blend over stencil sizes), for losses differentiated w.r.t. positions;
+  :func:`tapered_weights`, the same continuity from one local solve;
 * boundary rows and their assembly into a global system (:mod:`rbfopt.fd.boundary`).
 """
 
-from .blend import blended_weights
+from .blend import blended_weights, tapered_weights
 from .boundary import assemble, dirichlet_rows, interior_rows, neumann_rows, robin_rows
 from .operator import (
     RBFOperator,
@@ -41,4 +42,5 @@ __all__ = [
     "regrid",
     "robin_rows",
     "set_host_device_count",
+    "tapered_weights",
 ]

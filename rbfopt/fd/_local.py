@@ -55,11 +55,13 @@ def local_weights(
     basis: RadialBasis,
     eps: jax.Array | None,
     solver: str = "implicit",
+    last: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Weights for a batch of stencils (batch-first inputs).
 
-    X: (B, k, d) stencil points, c: (B, d) evaluation points, eps: (B,) or None.
-    Returns (weights (B, k, n_out), quality (B,)). No checks, no chunking: the
+    X: (B, k, d) stencil points, c: (B, d) evaluation points, eps: (B,) or None,
+    last: (B,) taper in [0, 1] of each stencil's last point (:func:`taper_last`) or
+    None. Returns (weights (B, k, n_out), quality (B,)). No checks, no chunking: the
     per-batch solve under :func:`rbfopt.build_weights`.
 
     Examples:
@@ -70,7 +72,7 @@ def local_weights(
       >>> w.shape, bool(jnp.allclose(w[:, 0, 0], 1.0))  # interpolation at a node
       ((4, 12, 1), True)
     """
-    return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, solver)
+    return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, solver, last=last)
 
 
 def _rhs(op, X, c, basis, eps):
@@ -118,11 +120,38 @@ def _rhs(op, X, c, basis, eps):
     return h, f, jax.vmap(rhs_poly)(c, c0, h)
 
 
-def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None):
+#: ``c`` of :func:`taper_last` in units of the kernel block's RMS: the default study's
+#: starting error was lowest at 0.01 of 1, 0.1, 0.01, 1e-4 (docs/performance.md).
+TAPER_SCALE = 0.01
+
+
+def taper_last(A, P, f, t, sign):
+    r"""The saddle system of a stencil whose last point enters with taper ``t`` (B,).
+
+    With ``T = diag(1, ..., 1, t)`` and ``c`` the RMS of the kernel block times
+    :data:`TAPER_SCALE`, the system
+    ``[T A T + sign (1 - t^2) c e e', T P; (T P)', 0] [v; l] = [T f; g]`` gives the
+    weights ``w = T v``. For ``t > 0`` they solve ``[A + sign mu e e', P; P', 0] [w; l]
+    = [f; g]`` with ``mu = c (1 - t^2) / t^2``: RBF-FD weights whose last point is held
+    back by a penalty. ``t = 1`` gives the plain weights on all ``k`` points, ``t = 0``
+    those on the first ``k - 1`` (``v_k = 0``), and ``P' w = g`` holds for every ``t``:
+    polynomials are reproduced exactly. ``sign mu >= 0`` keeps ``sign`` times the
+    projected kernel block positive definite. Returns ``(A, P, f, s)``, ``s = diag T``
+    as (k, B), for batch-last ``A`` (k, k, B), ``P`` (k, M, B), ``f`` (k, n, B).
+    """
+    k = A.shape[0]
+    s = jnp.concatenate([jnp.ones((k - 1,) + t.shape, t.dtype), t[None]], axis=0)
+    c = TAPER_SCALE * jnp.sqrt(jnp.mean(A * A, axis=(0, 1)))
+    A = (A * s[:, None] * s[None]).at[k - 1, k - 1].add(sign * (1.0 - t * t) * c)
+    return A, P * s[:, None], f * s[:, None], s
+
+
+def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None, last=None):
     # Xt: (k, d, B), the stencil points batch-last. Taking them in this layout keeps
     # the cotangent of the points batch-last in reverse mode (fused into a batch-first
     # transpose, that reduction runs as scalar code on XLA:CPU).
     # rhs: (h (B,), f (k, n_out, B), g (M, n_out, B)) when computed ahead (_rhs).
+    # last: (B,) taper of the last stencil point (taper_last), or None.
     k = Xt.shape[0]
     if rhs is None:
         h, f, g = _rhs(op, jnp.moveaxis(Xt, -1, 0), c, basis, eps)
@@ -137,6 +166,8 @@ def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None):
     A_t = basis.radial(s, None if eps is None else eps[None, None, :])  # (k, k, B)
     c0 = lax.stop_gradient(c).T  # (d, B)
     P_t = monomials((Xt - c0[None]) / h, basis.poly_deg, axis=1)  # (k, M, B)
+    if last is not None:
+        A_t, P_t, f_t, scale = taper_last(A_t, P_t, f_t, last, basis.sign)
     if solver not in ("implicit", "traced", "dense"):
         raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
     # The null-space solver needs 0 < M < k (its loops index the polynomial block and
@@ -150,4 +181,6 @@ def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None):
         w, _, q = _saddle.solve_traced(A_t, P_t, f_t, g_t, basis.sign, large)
     else:
         raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
+    if last is not None:
+        w = w * scale[:, None]
     return jnp.moveaxis(w, -1, 0), q

@@ -78,8 +78,8 @@ def _jit_build(fn):
     fast = {}
 
     @functools.wraps(fn)
-    def call(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
-        args = (op, data, eval_points, adjl, basis, chunk_size, solver, large)
+    def call(op, data, eval_points, adjl, basis, chunk_size, solver, large=None, last=None):
+        args = (op, data, eval_points, adjl, basis, chunk_size, solver, large, last)
         if not is_tracer(data, eval_points, adjl, basis) and _backend.is_large(np.shape(adjl)[0]):
             options = _backend.jit_options()
             if options:
@@ -94,7 +94,7 @@ def _jit_build(fn):
 
 
 @_jit_build
-def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
+def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None, last=None):
     n_eval = adjl.shape[0]
     if large is None:
         large = _backend.is_large(n_eval)
@@ -103,7 +103,9 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         eps = jnp.broadcast_to(jnp.asarray(eps, data.dtype), (n_eval,))
     n_chunks = -(-n_eval // chunk_size)
     if n_chunks <= 1:
-        return _mask_degenerate(*local_weights(op, data[adjl], eval_points, basis, eps, solver))
+        return _mask_degenerate(
+            *local_weights(op, data[adjl], eval_points, basis, eps, solver, last)
+        )
     n_chunks, split = _backend.chunk_split(
         n_chunks, _backend.split_mesh(data, eval_points, adjl, eps)
     )
@@ -113,11 +115,11 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
     # memory traffic makes it faster too).
     @jax.checkpoint
     def body(args):
-        Xc, cc, ec, rhs = jax.tree_util.tree_map(_materialized, args)
-        out = _local_weights_t(op, Xc, cc, basis, ec, solver, large, rhs)
+        Xc, cc, ec, lc, rhs = jax.tree_util.tree_map(_materialized, args)
+        out = _local_weights_t(op, Xc, cc, basis, ec, solver, large, rhs, lc)
         return jax.tree_util.tree_map(_materialized_cotangent, out)
 
-    def run(data, eval_points, adjl, eps):
+    def run(data, eval_points, adjl, eps, last):
         # the stencils of one device: gather, right-hand sides and the chunk loop
         X = data[adjl]  # (n, k, d)
         h, f, g = _rhs(op, X, eval_points, basis, eps)
@@ -129,12 +131,13 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
             jnp.moveaxis(chunked(X), 1, -1),  # (chunks, k, d, chunk): see _local_weights_t
             chunked(eval_points),
             None if eps is None else chunked(eps),
+            None if last is None else chunked(last),
             (chunked(h), jnp.moveaxis(chunked(f), 1, -1), jnp.moveaxis(chunked(g), 1, -1)),
         )
         return lax.map(body, xs)
 
     n_pad = n_chunks * chunk_size
-    args = tuple(None if a is None else pad_rows(a, n_pad) for a in (eval_points, adjl, eps))
+    args = tuple(None if a is None else pad_rows(a, n_pad) for a in (eval_points, adjl, eps, last))
     if split is None:
         w, q = run(data, *args)
     else:
@@ -148,7 +151,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None):
         w, q = jax.shard_map(
             run,
             mesh=mesh,
-            in_specs=(PartitionSpec(), spec, spec, spec),
+            in_specs=(PartitionSpec(), spec, spec, spec, spec),
             out_specs=(spec, spec),
             check_vma=False,
         )(data, *args)
@@ -276,6 +279,22 @@ def build_weights(
       >>> bool(np.allclose(np.sum(np.asarray(w) * u[adjl], axis=1), 4.0))
       True
     """
+    return tapered_build(op, data, eval_points, adjl, basis, None, chunk_size, solver)
+
+
+def tapered_build(
+    op: Operator,
+    data: jax.Array,
+    eval_points: jax.Array | None,
+    adjl: jax.Array,
+    basis: RadialBasis,
+    last: jax.Array | None,
+    chunk_size: int | None = None,
+    solver: str = "implicit",
+) -> jax.Array:
+    """:func:`build_weights` with the last point of every stencil tapered by ``last``
+    ((N_eval,) in [0, 1], or None: plain weights); see :func:`~rbfopt.fd._local.taper_last`.
+    """
     if eval_points is None:
         eval_points = data
     concrete = not is_tracer(data, eval_points, adjl, basis)
@@ -299,7 +318,7 @@ def build_weights(
         raise ValueError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     k, d = adjl.shape[1], data.shape[1]
     chunk = int(_backend.default_chunk(k, d) if chunk_size is None else chunk_size)
-    w, q = _build(op, data, eval_points, adjl, basis, chunk, solver)
+    w, q = _build(op, data, eval_points, adjl, basis, chunk, solver, last=last)
     if concrete:
         bad = np.flatnonzero(
             ~(np.asarray(q) > DEGENERATE_TOL)
