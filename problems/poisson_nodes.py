@@ -75,6 +75,7 @@ def problem(
     fine: float = 2.0,
     mesh_weight: float = 0.0,
     blend: int = 2,
+    blend_kind: str = "sizes",
     reference_refine: float = 4.0,
     solver: str = "auto",
     seed: int = 0,
@@ -83,13 +84,14 @@ def problem(
     of the solution's peak; ``k``: stencil size (0: automatic); ``mu``,
     ``spacing_floor``, ``margin``, ``fine``, ``mesh_weight`` (> 0: keep the triangles
     fit for finite elements), ``blend`` (0: plain k-nearest weights, whose loss jumps
-    as neighbour lists change), ``reference_refine`` (objective="reference": the
+    as neighbour lists change), ``blend_kind`` ("taper": one local solve per stencil
+    instead of one per blended size), ``reference_refine`` (objective="reference": the
     reference's spacing is h / reference_refine), ``solver`` (the global solve:
     "direct", "krylov" or "auto", Krylov from 20 000 nodes): see
     :func:`rbfopt.studies.node_layout`."""
     tuning = dict(
         mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight,
-        blend=blend, reference_refine=reference_refine, solver=solver,
+        blend=blend, blend_kind=blend_kind, reference_refine=reference_refine, solver=solver,
     )  # fmt: skip
     prob = ro.studies.node_layout(
         DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed,

@@ -13,6 +13,7 @@ direct/Krylov step ratio and the relative difference of the starting losses.
 
     python scripts/bench_scale.py                            # 1e4, 1e5 both; 1e6 Krylov
     python scripts/bench_scale.py --sizes 10000 --solvers krylov --steps 3
+    python scripts/bench_scale.py --sizes 100000 --blend-kind taper  # one-solve blend
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import numpy as np
 import rbfopt as ro
 from rbfopt.app.catalog import load_module
 n, steps, solver, blend = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+kind = sys.argv[5]
 mod, _ = load_module("poisson_nodes")
 t0 = time.perf_counter()
-prob = mod.problem(n=n, solver=solver, blend=blend)
+prob = mod.problem(n=n, solver=solver, blend=blend, blend_kind=kind)
 t_build = time.perf_counter() - t0
 res = ro.optimize.run(prob, "adam", steps, lr=0.01, restencil_every=1, progress=False)
 st = [r["step_time"] for r in res.history[1:]]
@@ -46,7 +48,16 @@ print(json.dumps(dict(n=len(prob.init()["points"]), build=t_build, first=st[0],
 
 
 def run_case(n: int, solver: str, args: argparse.Namespace) -> dict | None:
-    cmd = [sys.executable, "-c", CHILD, str(n), str(args.steps), solver, str(args.blend)]
+    cmd = [
+        sys.executable,
+        "-c",
+        CHILD,
+        str(n),
+        str(args.steps),
+        solver,
+        str(args.blend),
+        args.blend_kind,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"N={n} {solver}: failed\n{proc.stderr[-2000:]}", flush=True)
@@ -61,9 +72,11 @@ def main() -> None:
     ap.add_argument("--direct-max", type=int, default=100_000, help="largest N run direct")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--blend", type=int, default=2, help="stencil sizes blended (0: plain)")
+    ap.add_argument("--blend-kind", default="sizes", choices=("sizes", "taper"))
     args = ap.parse_args()
     head = ("N", "solver", "build", "1st step", "step", "it fwd", "it adj", "loss0", "RSS")
-    print(f"blend={args.blend}, steps={args.steps}, restencil every step; seconds, GB")
+    kind = f"blend={args.blend} ({args.blend_kind})"
+    print(f"{kind}, steps={args.steps}, restencil every step; seconds, GB")
     print("{:>8} {:>7} {:>7} {:>9} {:>7} {:>6} {:>6} {:>18} {:>6}".format(*head), flush=True)
     for n in args.sizes:
         got = {}

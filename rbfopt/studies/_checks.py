@@ -44,6 +44,11 @@ def tuning(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, A
         raise ValueError(
             f"blend: number of blended stencil sizes must be an integer in 0..8, got {b!r}"
         )
+    kind = opts["blend_kind"]
+    if kind not in ("sizes", "taper"):
+        raise ValueError(f"blend_kind: expected 'sizes' or 'taper', got {kind!r}")
+    if kind == "taper" and b not in (0, 2):
+        raise ValueError(f"blend_kind: 'taper' spans two stencil sizes (blend=2), got blend={b}")
     every = opts["amg_every"]
     if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
         raise ValueError(f"amg_every: must be an integer >= 1, got {every!r}")

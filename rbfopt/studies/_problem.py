@@ -33,7 +33,7 @@ def build(domain, start, h, rows, operator, source, basis, k, target, exact, opt
     project_x = _nodes.projection(domain, start, margin=opts["margin"] * h)
     delta = opts["spacing_floor"] * h
     mesh_term = opts["mesh_weight"] > 0
-    weights = weights_for(opts["blend"], opts["blend_taper"])
+    weights = weights_for(opts["blend"], opts["blend_taper"], opts["blend_kind"])
     k_stencil = k + opts["blend"]
     krylov = method_for(opts["solver"], len(start)) == "krylov"
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._util import pad_rows
-from ..fd.blend import blended_weights
+from ..fd.blend import blended_weights, tapered_weights
 from ..fd.weights import build_weights
 from ..operators import Gradient, Identity, Operator
 from ..sparse.matrix import StencilMatrix
@@ -39,12 +39,18 @@ class Rows:
 BLOCK_ROWS = 131_072
 
 
-def weights_for(blend: int, taper: float, block: int = BLOCK_ROWS):
-    """The weight builder of a study: plain k-nearest stencils (``blend=0``), or
-    :func:`~rbfopt.fd.blend.blended_weights` over ``blend`` sizes (stencils then carry
-    ``k + blend`` neighbours); builds of more than ``block`` rows run in blocks
-    (:func:`in_blocks`)."""
-    build = build_weights if blend == 0 else partial(blended_weights, sizes=blend, taper=taper)
+def weights_for(blend: int, taper: float, kind: str = "sizes", block: int = BLOCK_ROWS):
+    """The weight builder of a study: plain k-nearest stencils (``blend=0``),
+    :func:`~rbfopt.fd.blend.blended_weights` over ``blend`` sizes (``kind="sizes"``),
+    or :func:`~rbfopt.fd.blend.tapered_weights` (``kind="taper"``, ``blend=2``);
+    stencils then carry ``k + blend`` neighbours. Builds of more than ``block`` rows
+    run in blocks (:func:`in_blocks`)."""
+    if blend == 0:
+        build = build_weights
+    elif kind == "taper":
+        build = partial(tapered_weights, taper=taper)
+    else:
+        build = partial(blended_weights, sizes=blend, taper=taper)
     return in_blocks(build, block)
 
 

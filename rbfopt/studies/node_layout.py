@@ -74,6 +74,7 @@ TUNING = {
     "max_eval_points": 20_000,
     "blend": 2,  # stencil sizes k..k+blend-1 blended: a loss continuous in the nodes
     "blend_taper": 0.3,  # of rbfopt.fd.blended_weights
+    "blend_kind": "sizes",  # "taper": rbfopt.fd.tapered_weights, one local solve (blend=2)
     "mesh_weight": 0.0,  # > 0: the triangle-shape term for finite-element users (2-D)
     "mesh_ratio_floor": 0.6,  # radius ratio 2 r / R below which triangles are penalized
     "solver": "auto",  # global solve: "direct" (SuperLU), "krylov" (BiCGStab + AMG), "auto"

@@ -238,6 +238,8 @@ def test_krylov_path_matches_direct(square):
         (dict(solver="lu"), "solver: expected 'auto', 'direct' or 'krylov'"),
         (dict(amg_every=0), "amg_every: must be an integer >= 1"),
         (dict(solver_tol=0.0), r"solver_tol: must be in \(0, 1\)"),
+        (dict(blend_kind="mean"), "blend_kind: expected 'sizes' or 'taper'"),
+        (dict(blend=3, blend_kind="taper"), r"blend_kind: 'taper' spans two stencil sizes"),
     ],
 )
 def test_bad_input(square, kwargs, match):
@@ -307,3 +309,16 @@ def test_weight_builds_in_blocks_are_the_same():
     np.testing.assert_allclose(w2, w1, rtol=1e-12, atol=1e-9)
     g1, g2 = (jax.grad(loss)(x, b) for b in (whole, blocked))
     np.testing.assert_allclose(g2, g1, rtol=1e-10, atol=1e-8 * float(jnp.max(jnp.abs(g1))))
+
+
+def test_blend_kind_taper_builds_tapered_weights():
+    """``blend_kind="taper"`` reaches ``ro.fd.tapered_weights`` with the study's taper."""
+    from rbfopt.studies._system import weights_for
+
+    x = jnp.asarray(np.random.default_rng(5).random((80, 2)))
+    adjl = jnp.asarray(ro.find_neighbors(np.asarray(x), 14))
+    basis = ro.PHS(3, poly_deg=2)
+    got = weights_for(2, 0.3, "taper")(ro.Laplacian(), x, x, adjl, basis)
+    ref = ro.fd.tapered_weights(ro.Laplacian(), x, x, adjl, basis, taper=0.3)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
+    assert not np.allclose(got, weights_for(2, 0.3)(ro.Laplacian(), x, x, adjl, basis))
