@@ -31,9 +31,9 @@ import numpy as np
 from scipy.stats import qmc
 
 import rbfopt as ro
-from rbfopt.app import Problem
-from rbfopt.app.export import node_cloud
 from rbfopt.fd.boundary import assemble
+from rbfopt.mesh import node_cloud
+from rbfopt.problem import Problem
 from rbfopt.sparse import linsolve
 
 DEFAULTS = {"steps": 150, "optimizer": "lbfgs"}

@@ -19,7 +19,7 @@ import meshio
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.app import Problem
+from rbfopt.problem import Problem
 
 DEFAULTS = {**ro.studies.DEFAULTS, "steps": 60, "lr": 0.03}
 

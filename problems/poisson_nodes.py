@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.app import Problem
+from rbfopt.problem import Problem
 
 DEFAULTS = dict(ro.studies.DEFAULTS)
 

@@ -33,9 +33,9 @@ import numpy as np
 from scipy.stats import qmc
 
 import rbfopt as ro
-from rbfopt.app import Problem
-from rbfopt.app.export import node_cloud
 from rbfopt.interp import loocv
+from rbfopt.mesh import node_cloud
+from rbfopt.problem import Problem
 
 DEFAULTS = {"steps": 150, "optimizer": "adam", "lr": 0.05}
 

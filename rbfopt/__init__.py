@@ -9,9 +9,8 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from . import _moved, testing  # noqa: E402
 from . import app as optimize  # noqa: E402  (ro.optimize: the application's public name)
-from .app import Problem  # noqa: E402
+from . import testing  # noqa: E402
 from .basis import IMQ, MQ, PHS, Gaussian, RadialBasis  # noqa: E402
 from .fd import (  # noqa: E402
     RBFOperator,
@@ -44,10 +43,9 @@ from .operators import (  # noqa: E402
     Partial,
 )
 from .polynomials import exponents, monomials, num_monomials  # noqa: E402
+from .problem import Problem  # noqa: E402
 from .sparse import StencilMatrix, linsolve  # noqa: E402
 from .stencils import autoselect_k, find_neighbors  # noqa: E402
-
-_moved.install()
 
 __version__ = "0.1.0"
 
@@ -101,11 +99,10 @@ __all__ = [
 
 def __getattr__(name: str):
     # ``ro.grid`` (independent of the RBF engine) and ``ro.sparse`` etc. load on first use.
-    # Old module paths (``ro.weights``, ...) resolve to their new homes (_moved.MOVED).
     import importlib
 
-    rooms = ("grid", "geometry", "nodes", "studies", "fd", "interp", "sparse", "app")
-    if name in rooms or f"{__name__}.{name}" in _moved.MOVED:
+    rooms = ("grid", "geometry", "nodes", "mesh", "studies", "fd", "interp", "sparse", "app")
+    if name in rooms:
         return importlib.import_module(f"{__name__}.{name}")
     if name == "NodeSet":
         return importlib.import_module(f"{__name__}.nodes").NodeSet

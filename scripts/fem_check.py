@@ -22,9 +22,10 @@ import numpy as np
 import skfem
 from skfem.helpers import dot, grad
 
-from rbfopt.app import export
+from rbfopt import mesh as export
 from rbfopt.app.catalog import load_module
-from rbfopt.app.solver_mesh import mesh_quality, solver_mesh
+from rbfopt.mesh import quality as mesh_quality
+from rbfopt.mesh import triangulate as solver_mesh
 
 
 def p2_error(mesh_path: str, u, f) -> float:

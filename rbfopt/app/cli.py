@@ -323,9 +323,10 @@ def _check_resume(prob, out: str, opt_name: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import export, outputs
+    from .. import mesh as export
+    from ..problem import initial_params
+    from . import outputs
     from .checkpoint import load
-    from .problem import initial_params
 
     try:
         ck = load(args.checkpoint)
@@ -394,7 +395,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- entry point
 def cmd_nodes(args: argparse.Namespace) -> int:
     from .. import geometry, nodes
-    from . import export
+    from .. import mesh as export
 
     out = args.out or os.path.splitext(os.path.basename(args.domain))[0] + "_nodes.vtu"
     fmt = os.path.splitext(out)[1].lstrip(".")

@@ -34,9 +34,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..problem import Problem, initial_params, objective
 from . import checkpoint
 from .checkpoint import CHECKPOINT_NAME
-from .problem import Problem, initial_params, objective
 from .records import (
     Progress,
     history_row,

@@ -34,7 +34,8 @@ def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, A
       >>> s["final"]["loss"], sorted(os.listdir(out))
       (0.125, ['convergence.png', 'history.csv', 'summary.json'])
     """
-    from . import export, plotting
+    from .. import mesh as export
+    from . import plotting
 
     stage = tempfile.mkdtemp(prefix=".stage-", dir=out)
     try:
@@ -89,17 +90,15 @@ def solver_ready(prob: Any, nodes: Any, export: Any) -> Any:
     plain Delaunay triangulation of 2-D nodes; None for other node sets."""
     data = dict(nodes.point_data)
     if getattr(prob, "domain", None) is not None:
-        from .solver_mesh import solver_mesh
-
         d = prob.domain.dim
         kind = data.get("kind")
-        mesh = solver_mesh(nodes.points[:, :d], prob.domain, kind=kind)
+        mesh = export.triangulate(nodes.points[:, :d], prob.domain, kind=kind)
         mesh.point_data.update({k: np.asarray(v) for k, v in data.items() if k != "kind"})
         return mesh
     pts = nodes.points
     if len(pts) < 3 or np.ptp(pts[:, 2]) > 0 or np.ptp(pts[:, 1]) == 0:
         return None
-    return export.triangulate(pts[:, :2], prob.inside, point_data=data)
+    return export.delaunay(pts[:, :2], prob.inside, point_data=data)
 
 
 def write_outputs(
@@ -138,10 +137,8 @@ def write_outputs(
         export.write(mesh, os.path.join(stage, "mesh.msh"))
         files.append("mesh.msh")
         if extra is not None:
-            from .solver_mesh import mesh_quality
-
-            before = mesh_quality(solver_ready(prob, m0, export))
-            extra["mesh_quality"] = {"initial": before, "optimized": mesh_quality(mesh)}
+            before = export.quality(solver_ready(prob, m0, export))
+            extra["mesh_quality"] = {"initial": before, "optimized": export.quality(mesh)}
     if dim == 2:
         xy = m1.points[:, :2]
         fields = {

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.tri as mtri  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .export import local_spacing  # noqa: E402
+from ..mesh import local_spacing  # noqa: E402
 
 __all__ = ["plot_convergence", "plot_nodes", "plot_fields"]
 

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .problem import Objective
+from ..problem import Objective
 
 __all__ = ["Evaluation", "LoopState", "StepInfo", "Steps", "template"]
 
@@ -44,7 +44,7 @@ class LoopState(NamedTuple):
 
     Examples:
       >>> import jax.numpy as jnp, optax
-      >>> from rbfopt.app.problem import Problem, objective
+      >>> from rbfopt.problem import Problem, objective
       >>> quad = Problem("q", lambda: jnp.zeros(2), lambda x: jnp.sum((x - 1.0) ** 2))
       >>> steps = Steps(objective(quad), optax.with_extra_args_support(optax.sgd(0.25)))
       >>> state, info = steps.first(jnp.zeros(2), None, jax.random.PRNGKey(0))

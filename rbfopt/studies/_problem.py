@@ -10,9 +10,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .. import nodes as _nodes
-from ..app.export import node_cloud
-from ..app.problem import Problem
+from ..mesh import node_cloud
 from ..operators import Identity
+from ..problem import Problem
 from ..sparse.krylov import krylov as krylov_stats
 from ..stencils import find_neighbors
 from . import _mesh_term

@@ -38,9 +38,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .. import nodes as _nodes
-from ..app.problem import Problem
 from ..basis import PHS
 from ..operators import Laplacian
+from ..problem import Problem
 from ..sparse.amg import amg
 from ..stencils import autoselect_k, find_neighbors
 from . import _checks

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.app import Problem
-from rbfopt.app.export import node_cloud
+from rbfopt.mesh import node_cloud
+from rbfopt.problem import Problem
 
 DEFAULTS = {"steps": 8, "optimizer": "adam", "lr": 0.01, "restencil_every": 3}
 

@@ -19,7 +19,7 @@ import pytest
 import rbfopt  # noqa: F401  (float64)
 from rbfopt.app import driver as optimize
 from rbfopt.app.cli import main
-from rbfopt.app.problem import Problem
+from rbfopt.problem import Problem
 
 TOY = str(Path(__file__).parent / "_toy_problem.py")
 TARGET = np.array([1.0, -2.0, 0.5])

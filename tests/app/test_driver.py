@@ -21,7 +21,7 @@ import pytest
 
 import rbfopt  # noqa: F401  (float64)
 from rbfopt import optimize
-from rbfopt.app import Problem
+from rbfopt.problem import Problem
 
 TOY = str(Path(__file__).parent / "_toy_problem.py")
 KILL_AT = str(Path(__file__).parent / "_kill_at.py")

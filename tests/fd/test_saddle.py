@@ -79,7 +79,7 @@ def test_large_build_path_is_exact(d, deg, opname):
     adjl = ro.find_neighbors(x, 2 * ro.num_monomials(d, deg) + 2, y)
     op = make_op(opname, d)
     w, q = _build(op, jnp.asarray(x), jnp.asarray(y), jnp.asarray(adjl), basis, 4, "implicit", True)
-    assert bool(jnp.all(q > ro.weights.DEGENERATE_TOL))
+    assert bool(jnp.all(q > ro.fd.weights.DEGENERATE_TOL))
     w = np.asarray(w)
     w = w[..., 0] if w.shape[-1] == 1 else w
     assert exactness_error(opname, d, basis, x, y, w, adjl) < EXACT_TOL

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import rbfopt as ro
-from rbfopt.app import export
-from rbfopt.app.solver_mesh import mesh_quality, solver_mesh
+from rbfopt import mesh as export
+from rbfopt.mesh import quality as mesh_quality
+from rbfopt.mesh import triangulate as solver_mesh
 
 skfem = pytest.importorskip("skfem")
 from skfem.helpers import dot, grad  # noqa: E402
@@ -116,7 +117,7 @@ def test_vtu_xdmf_keep_groups(tmp_path, square, meshes, fmt):
 
 def test_old_msh_behaviour_without_tags(tmp_path):
     p = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]], float)
-    r = meshio.read(export.write(export.triangulate(p), str(tmp_path / "t.msh")))
+    r = meshio.read(export.write(export.delaunay(p), str(tmp_path / "t.msh")))
     assert np.all(r.cell_data_dict["gmsh:physical"]["triangle"] == 1) and not r.field_data
 
 
@@ -213,8 +214,8 @@ def test_nonconvex_domain_with_hole():
 def test_curved_hole_3d_leaves_no_hole(monkeypatch):
     # box minus a ball (a 332-triangle surface): next to the curved surface a valid
     # tetrahedron through an interior node can have its centroid just outside
-    from rbfopt.app import solver_mesh as module
     from rbfopt.app.catalog import load_module
+    from rbfopt.mesh import tagged as module
 
     dom = load_module("poisson_box_hole")[0].DOMAIN
     ns = ro.nodes.generate(dom, ro.nodes.spacing_for(dom, 3000))

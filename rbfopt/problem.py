@@ -23,7 +23,7 @@
   triangles of a non-convex domain.
 * ``domain`` (optional): the :mod:`rbfopt.geometry` domain of a node-layout study;
   runs then export ``mesh.msh`` with the domain's boundary groups as Gmsh physical
-  groups (:func:`rbfopt.app.solver_mesh.solver_mesh`) and its quality in ``summary.json``.
+  groups (:func:`rbfopt.mesh.triangulate`) and its quality in ``summary.json``.
 * ``report(params) -> dict`` (optional): figures computed once at the end, outside
   jit (reference solutions, brute-force scans) for ``summary.json``.
 * ``options``: the options the problem was built with (stored in checkpoints; a

@@ -1,13 +1,13 @@
-"""Export node sets and triangulated meshes with meshio.
+"""Node clouds and plain triangulations as meshio meshes, and writing them.
 
 * :func:`node_cloud`: the node set as a meshio mesh of ``vertex`` cells with point
   data (fields, boundary flags, local spacing) — written as VTU for ParaView.
-* :func:`triangulate`: a Delaunay triangulation of 2-D nodes (scipy); triangles whose
+* :func:`delaunay`: a Delaunay triangulation of 2-D nodes (scipy); triangles whose
   centroid lies outside a non-convex domain (``inside`` test) and slivers are
   dropped — written as Gmsh ``.msh`` or ``.xdmf`` (+ HDF5, needs h5py) for FEM
   solvers.
 * :func:`write`: one entry point by format; keeps the boundary groups (Gmsh
-  physical tags and names) of :func:`rbfopt.app.solver_mesh.solver_mesh` meshes;
+  physical tags and names) of :func:`rbfopt.mesh.triangulate` meshes;
   atomic (temp file + ``os.replace``).
 """
 
@@ -23,7 +23,7 @@ import meshio
 import numpy as np
 from scipy.spatial import Delaunay, cKDTree
 
-__all__ = ["node_cloud", "local_spacing", "triangulate", "write", "FORMATS"]
+__all__ = ["node_cloud", "local_spacing", "delaunay", "write", "FORMATS"]
 
 #: Export formats and their file suffixes.
 FORMATS = {"vtu": ".vtu", "msh": ".msh", "xdmf": ".xdmf"}
@@ -89,7 +89,7 @@ def node_cloud(
     )
 
 
-def triangulate(
+def delaunay(
     points: np.ndarray,
     inside: Callable[[np.ndarray], np.ndarray] | None = None,
     point_data: Mapping[str, np.ndarray] | None = None,
@@ -106,7 +106,7 @@ def triangulate(
       The unit square's four corners and its centre: four triangles.
 
       >>> import numpy as np
-      >>> m = triangulate(np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]]))
+      >>> m = delaunay(np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]]))
       >>> m.cells_dict["triangle"].shape
       (4, 3)
     """
@@ -126,7 +126,7 @@ def triangulate(
         keep &= np.asarray(inside((a + b + c) / 3.0), dtype=bool)
     tri = tri[keep]
     if len(tri) == 0:
-        raise ValueError("triangulate: no triangle left inside the domain")
+        raise ValueError("delaunay: no triangle left inside the domain")
     data = {k: np.asarray(v, dtype=np.float64) for k, v in (point_data or {}).items()}
     return meshio.Mesh(_points3(p), [("triangle", tri)], point_data=data)
 
@@ -134,7 +134,7 @@ def triangulate(
 def write(mesh: meshio.Mesh, path: str, fmt: str | None = None) -> str:
     """Write ``mesh`` to ``path`` in ``fmt`` (vtu, msh, xdmf; default from the suffix).
 
-    A mesh with ``gmsh:physical`` cell data (:func:`rbfopt.app.solver_mesh.solver_mesh`)
+    A mesh with ``gmsh:physical`` cell data (:func:`rbfopt.mesh.triangulate`)
     keeps its tags and physical names (``field_data``) in ``.msh`` (Gmsh 2.2); other
     meshes get tag 1 everywhere. VTU and XDMF drop the ``gmsh:`` cell data (the
     ``group`` cell data carries the ids) and store the names where meshio's readers
@@ -183,11 +183,13 @@ def write(mesh: meshio.Mesh, path: str, fmt: str | None = None) -> str:
 def _cells_only(mesh: meshio.Mesh, types: tuple[str, ...]) -> meshio.Mesh:
     keep = [i for i, c in enumerate(mesh.cells) if c.type in types]
     if not keep:
-        raise ValueError(f"msh: the mesh has no {'/'.join(types)} cells (triangulate first)")
+        raise ValueError(
+            f"msh: the mesh has no {'/'.join(types)} cells (rbfopt.mesh.triangulate first)"
+        )
     cells = [(mesh.cells[i].type, mesh.cells[i].data) for i in keep]
     pd = {k: np.asarray(v, dtype=np.float64) for k, v in mesh.point_data.items()}
     tags = {k: mesh.cell_data[k] for k in _GMSH_TAGS if k in mesh.cell_data}
-    if "gmsh:physical" in tags:  # a tagged mesh (solver_mesh): its groups and names
+    if "gmsh:physical" in tags:  # a tagged mesh (rbfopt.mesh.triangulate): its groups and names
         cd = {k: [np.asarray(v[i], dtype=np.int32) for i in keep] for k, v in tags.items()}
         cd.setdefault("gmsh:geometrical", cd["gmsh:physical"])
         return meshio.Mesh(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from rbfopt.app import export
+from rbfopt import mesh as export
 
 
 def lshape_inside(c):
@@ -45,8 +45,8 @@ def test_node_cloud_vtu(tmp_path, lshape_points):
 @pytest.mark.parametrize("fmt", ["msh", "xdmf"])
 def test_triangulated_mesh_drops_outside_triangles(tmp_path, lshape_points, fmt):
     p = lshape_points
-    full = export.triangulate(p)
-    cut = export.triangulate(p, lshape_inside, point_data={"u": p[:, 1]})
+    full = export.delaunay(p)
+    cut = export.delaunay(p, lshape_inside, point_data={"u": p[:, 1]})
     tri = cut.cells[0].data
     cent = p[tri].mean(1)
     assert np.all(lshape_inside(cent))
@@ -67,7 +67,7 @@ def test_bad_input(tmp_path):
     with pytest.raises(ValueError, match="unknown export format"):
         export.write(export.node_cloud(np.eye(2)), str(tmp_path / "a.stl"))
     with pytest.raises(ValueError, match="2-D points"):
-        export.triangulate(np.zeros((5, 3)))
+        export.delaunay(np.zeros((5, 3)))
     with pytest.raises(ValueError, match="non-finite"):
         export.node_cloud(np.array([[0.0, np.nan]]))
     with pytest.raises(ValueError, match="expected 3 values"):
