@@ -124,9 +124,9 @@ def initialize(
         )
     if local_device_count is not None:
         local_device_count = _positive("local_device_count", local_device_count, 1)
-    from jax._src import xla_bridge
+    from .._compat import backends_started
 
-    if xla_bridge.backends_are_initialized():
+    if backends_started():
         raise RuntimeError(
             "initialize: JAX has started already; call it first, before any JAX computation"
         )

@@ -29,6 +29,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from .._compat import backends_started, jaxlib_version
+
 #: The XLA:CPU options of the build (XLA DebugOptions, also valid ``XLA_FLAGS``).
 CPU_OPTIONS: dict[str, Any] = {
     "xla_cpu_experimental_ynn_fusion_type": "",
@@ -48,22 +50,8 @@ LARGE_BUILD = 16384
 CPU_CHUNK_ELEMENTS = {1: 180_000, 2: 180_000, 3: 110_000}
 
 
-def _jaxlib_version() -> tuple[int, ...]:
-    try:
-        from jax._src.lib import version
-    except ImportError:  # pragma: no cover
-        return (0,)
-    return tuple(version)
-
-
 def _flag_set(flags: str, name: str) -> bool:
     return re.search(r"(^|\s)--" + re.escape(name) + r"(=|\s|$)", flags) is not None
-
-
-def _backend_started() -> bool:
-    from jax._src import xla_bridge
-
-    return xla_bridge.backends_are_initialized()
 
 
 def install_xla_flags() -> bool:
@@ -72,7 +60,7 @@ def install_xla_flags() -> bool:
     Only before JAX's backend starts (XLA reads ``XLA_FLAGS`` once, then) and with a
     jaxlib that knows the flags. Returns whether ``XLA_FLAGS`` was changed.
     """
-    if _jaxlib_version() < MIN_JAXLIB or _backend_started():
+    if jaxlib_version() < MIN_JAXLIB or backends_started():
         return False
     flags = os.environ.get("XLA_FLAGS", "")
     add = [f"--{k}={v}" for k, v in CPU_OPTIONS.items() if not _flag_set(flags, k)]
@@ -83,7 +71,7 @@ def install_xla_flags() -> bool:
 
 
 #: ``XLA_FLAGS`` as JAX's backend will read it (or has read it), captured at import.
-_FLAGS_AT_IMPORT = os.environ.get("XLA_FLAGS", "") if _backend_started() else None
+_FLAGS_AT_IMPORT = os.environ.get("XLA_FLAGS", "") if backends_started() else None
 install_xla_flags()
 
 
@@ -93,7 +81,7 @@ def jit_options() -> dict[str, Any]:
     None when ``XLA_FLAGS`` carried them (or the user's own values) as the backend
     started; all of them when the backend had started before rbfopt's import without.
     """
-    if not on_cpu() or _jaxlib_version() < MIN_JAXLIB:
+    if not on_cpu() or jaxlib_version() < MIN_JAXLIB:
         return {}
     flags = os.environ.get("XLA_FLAGS", "") if _FLAGS_AT_IMPORT is None else _FLAGS_AT_IMPORT
     return {k: v for k, v in CPU_OPTIONS.items() if not _flag_set(flags, k)}
@@ -234,7 +222,7 @@ def set_host_device_count(n: int) -> None:
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n: must be a positive integer, got {n!r}")
-    if _backend_started():
+    if backends_started():
         have = jax.local_device_count("cpu")
         if have != n:
             raise RuntimeError(

@@ -57,6 +57,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 from jax.interpreters import batching, mlir
 
+from .._compat import callback_op_sharding
 from .._util import fmt_indices, is_tracer
 from .amg import AMG, stencil_fingerprint
 from .krylov import _krylov, default_maxiter, krylov, raise_if_failed
@@ -187,11 +188,9 @@ def _host_solve_abstract(values, adjl, b, *, trans):
 
 
 def _host_solve_lowering(ctx, values, adjl, b, *, trans):
-    from jax._src.callback import _callback_op_sharding
-
     # one call on the whole arrays (the operands gathered to one device) in a
     # partitioned program, one per device inside a shard_map: as jax.pure_callback
-    sharding = _callback_op_sharding(ctx.module_context.axis_context, None, ctx.avals_out)
+    sharding = callback_op_sharding(ctx)
     result, _, _ = mlir.emit_python_callback(
         ctx,
         partial(_host_call, trans),

@@ -19,7 +19,7 @@ import pytest
 from rbfopt.fd import _backend
 
 pytestmark = pytest.mark.skipif(
-    _backend._jaxlib_version() < _backend.MIN_JAXLIB, reason="jaxlib without the XLA:CPU flags"
+    _backend.jaxlib_version() < _backend.MIN_JAXLIB, reason="jaxlib without the XLA:CPU flags"
 )
 
 USER_JIT_BUILD = """
@@ -112,7 +112,7 @@ def test_a_users_own_flag_values_are_kept():
 def test_install_xla_flags(monkeypatch):
     # In-process, as if JAX had not started: appended once, never twice, a user's
     # own setting of a flag (any value) kept.
-    monkeypatch.setattr(_backend, "_backend_started", lambda: False)
+    monkeypatch.setattr(_backend, "backends_started", lambda: False)
     monkeypatch.delenv("XLA_FLAGS", raising=False)
     assert _backend.install_xla_flags()
     first = os.environ["XLA_FLAGS"]
@@ -129,7 +129,7 @@ def test_install_xla_flags(monkeypatch):
         "--xla_cpu_prefer_vector_width=512",
     ]
     # once JAX has started, XLA_FLAGS are left alone
-    monkeypatch.setattr(_backend, "_backend_started", lambda: True)
+    monkeypatch.setattr(_backend, "backends_started", lambda: True)
     monkeypatch.setenv("XLA_FLAGS", "")
     assert not _backend.install_xla_flags()
     assert os.environ["XLA_FLAGS"] == ""
