@@ -6,7 +6,8 @@
 * :func:`pad_rows`: pad an array to a row count by repeating its last row;
 * :func:`fmt_indices`: the offending indices of an error message, abbreviated;
 * :func:`point_values`: call a user's function of points, one scalar per point or a
-  ValueError naming the argument.
+  ValueError naming the argument;
+* :func:`check_int`: an integer argument within bounds, or a ValueError naming it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["as_points", "fmt_indices", "is_tracer", "pad_rows", "point_values"]
+__all__ = ["as_points", "check_int", "fmt_indices", "is_tracer", "pad_rows", "point_values"]
 
 
 def is_tracer(*xs: Any) -> bool:
@@ -103,3 +104,49 @@ def point_values(name: str, fn: Any, x: Any) -> np.ndarray:
             f"{tuple(np.shape(x))}, got {v.shape}"
         )
     return v
+
+
+def check_int(
+    name: str,
+    value: Any,
+    lo: int | None = None,
+    hi: int | None = None,
+    *,
+    what: str = "",
+    allow_none: bool = False,
+) -> int | None:
+    """``value`` as a Python int when it is an integer in ``lo..hi`` (inclusive bounds,
+    ``None`` for none); else a ValueError naming ``name`` and the value. Booleans are not
+    integers here. ``what`` describes the argument in the message; with
+    ``allow_none`` a ``None`` passes through.
+
+    Examples:
+      >>> check_int("k", 5, 1)
+      5
+      >>> check_int("k", True, 1)
+      Traceback (most recent call last):
+      ...
+      ValueError: k: expected an integer >= 1, got True
+      >>> check_int("blend", 9, 0, 8, what="number of blended stencil sizes")
+      Traceback (most recent call last):
+      ...
+      ValueError: blend: number of blended stencil sizes must be an integer in 0..8, got 9
+    """
+    if value is None and allow_none:
+        return None
+    ok = not isinstance(value, bool) and isinstance(value, (int, np.integer))
+    ok = ok and (lo is None or value >= lo) and (hi is None or value <= hi)
+    if ok:
+        return int(value)
+    if lo is not None and hi is not None:
+        bound = f"an integer in {lo}..{hi}"
+    elif lo is not None:
+        bound = f"an integer >= {lo}"
+    elif hi is not None:
+        bound = f"an integer <= {hi}"
+    else:
+        bound = "an integer"
+    if allow_none:
+        bound += " or None"
+    lead = f"{what} must be" if what else "expected"
+    raise ValueError(f"{name}: {lead} {bound}, got {value!r}")
