@@ -2,17 +2,17 @@
 node layouts, RBF shape parameters and field values.
 
 Importing ``rbfopt`` enables float64 in JAX (``jax_enable_x64``): RBF-FD local
-systems are too ill-conditioned for float32, and derivative checks need it.
+systems are too ill-conditioned for float32, and derivative checks need it. It also
+appends the weight build's XLA:CPU options to ``XLA_FLAGS``. These process-wide
+settings, and how to opt out of each, are in :mod:`rbfopt._config`.
 """
 
-import jax
-
-jax.config.update("jax_enable_x64", True)
-
-from . import app as optimize  # noqa: E402  (ro.optimize: the application's public name)
-from . import testing  # noqa: E402
-from .basis import IMQ, MQ, PHS, Gaussian, RadialBasis  # noqa: E402
-from .fd import (  # noqa: E402
+# _config first: float64 and XLA_FLAGS are set before anything starts JAX.
+from ._config import set_host_device_count  # isort: skip
+from . import app as optimize  # ro.optimize: the application's public name
+from . import testing
+from .basis import IMQ, MQ, PHS, Gaussian, RadialBasis
+from .fd import (
     RBFOperator,
     assemble,
     build_weights,
@@ -27,11 +27,10 @@ from .fd import (  # noqa: E402
     partial,
     regrid,
     robin_rows,
-    set_host_device_count,
 )
-from .fd.operator import operator  # noqa: E402
-from .interp import Interpolator, interpolator_adjoint, loocv  # noqa: E402
-from .operators import (  # noqa: E402
+from .fd.operator import operator
+from .interp import Interpolator, interpolator_adjoint, loocv
+from .operators import (
     Custom,
     Directional,
     Gradient,
@@ -42,10 +41,10 @@ from .operators import (  # noqa: E402
     Operator,
     Partial,
 )
-from .polynomials import exponents, monomials, num_monomials  # noqa: E402
-from .problem import Problem  # noqa: E402
-from .sparse import StencilMatrix, linsolve  # noqa: E402
-from .stencils import autoselect_k, find_neighbors  # noqa: E402
+from .polynomials import exponents, monomials, num_monomials
+from .problem import Problem
+from .sparse import StencilMatrix, linsolve
+from .stencils import autoselect_k, find_neighbors
 
 __version__ = "0.1.0"
 

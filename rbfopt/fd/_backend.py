@@ -1,45 +1,24 @@
-"""Backend tuning of the weight build: XLA:CPU options, chunk sizes, device split.
+"""Backend tuning of the weight build: chunk sizes, large-build variants, device split.
 
 Private: the measurements behind every choice here are in ``docs/performance.md``
-(each with the command that reproduces it); the code keeps one sentence of why.
-
-XLA:CPU options. The batch-last (k, k, B) blocks of the local solves run faster with
-XLA's own loops than with YNNPACK fusions (jaxlib >= 0.8.1 hands reductions to them),
-and with 512-bit vectors where the CPU has them. These are XLA ``DebugOptions``: a
-``jax.jit(..., compiler_options=...)`` of the build would apply them only when the
-build is the top-level computation, not inside a caller's ``jit``, ``grad`` or the
-optimization driver's step, and JAX (0.10) has no process-wide compiler-options setting
-(``jax._src.compiler.get_compile_options`` takes them per ``jit`` only). XLA reads them
-from ``XLA_FLAGS`` when JAX's backend starts, so importing :mod:`rbfopt` appends them
-there (:func:`install_xla_flags`) and every compilation of the process gets them,
-however the build is called. A flag the user
-already set in ``XLA_FLAGS`` keeps the user's value (e.g.
-``--xla_cpu_prefer_vector_width=256``). When JAX had started before :mod:`rbfopt` was
-imported, XLA has read ``XLA_FLAGS`` already: eager builds then pass the options to
-their own ``jit`` (:func:`jit_options`), and builds inside a caller's ``jit`` run
-without them.
+(each with the command that reproduces it); the code keeps one sentence of why. The
+XLA:CPU options and the host device count are process-wide settings, in
+:mod:`rbfopt._config` (re-exported here).
 """
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
 import jax
 import numpy as np
 
-from .._compat import backends_started, jaxlib_version
-
-#: The XLA:CPU options of the build (XLA DebugOptions, also valid ``XLA_FLAGS``).
-CPU_OPTIONS: dict[str, Any] = {
-    "xla_cpu_experimental_ynn_fusion_type": "",
-    "xla_cpu_prefer_vector_width": 512,
-}
-
-#: Oldest jaxlib whose XLA knows every flag of :data:`CPU_OPTIONS` (0.8.0 lacks the YNN
-#: one); XLA aborts the process on an unknown flag in ``XLA_FLAGS``.
-MIN_JAXLIB = (0, 8, 1)
+from .._config import (  # noqa: F401  (re-exported: the build's XLA settings)
+    CPU_OPTIONS,
+    MIN_JAXLIB,
+    jit_options,
+    set_host_device_count,
+)
 
 #: Builds with at least this many stencils use the loop variants that run faster but
 #: compile slower (``_saddle.factor``'s ``large``).
@@ -48,43 +27,6 @@ LARGE_BUILD = 16384
 #: Elements of one chunk's (k, k, chunk) kernel block the default CPU chunk aims at, by
 #: dimension (3-D stencils carry more per-stencil work besides the block).
 CPU_CHUNK_ELEMENTS = {1: 180_000, 2: 180_000, 3: 110_000}
-
-
-def _flag_set(flags: str, name: str) -> bool:
-    return re.search(r"(^|\s)--" + re.escape(name) + r"(=|\s|$)", flags) is not None
-
-
-def install_xla_flags() -> bool:
-    """Append :data:`CPU_OPTIONS` to ``XLA_FLAGS`` (those the user has not set).
-
-    Only before JAX's backend starts (XLA reads ``XLA_FLAGS`` once, then) and with a
-    jaxlib that knows the flags. Returns whether ``XLA_FLAGS`` was changed.
-    """
-    if jaxlib_version() < MIN_JAXLIB or backends_started():
-        return False
-    flags = os.environ.get("XLA_FLAGS", "")
-    add = [f"--{k}={v}" for k, v in CPU_OPTIONS.items() if not _flag_set(flags, k)]
-    if not add:
-        return False
-    os.environ["XLA_FLAGS"] = " ".join([flags.strip(), *add]).strip()
-    return True
-
-
-#: ``XLA_FLAGS`` as JAX's backend will read it (or has read it), captured at import.
-_FLAGS_AT_IMPORT = os.environ.get("XLA_FLAGS", "") if backends_started() else None
-install_xla_flags()
-
-
-def jit_options() -> dict[str, Any]:
-    """The :data:`CPU_OPTIONS` an eager build must pass to its own ``jit``.
-
-    None when ``XLA_FLAGS`` carried them (or the user's own values) as the backend
-    started; all of them when the backend had started before rbfopt's import without.
-    """
-    if not on_cpu() or jaxlib_version() < MIN_JAXLIB:
-        return {}
-    flags = os.environ.get("XLA_FLAGS", "") if _FLAGS_AT_IMPORT is None else _FLAGS_AT_IMPORT
-    return {k: v for k, v in CPU_OPTIONS.items() if not _flag_set(flags, k)}
 
 
 def on_cpu() -> bool:
@@ -195,41 +137,3 @@ def chunk_split(n_chunks: int, split: tuple[Any, tuple[str, ...]] | None) -> tup
     if split[1] == STENCIL_AXES and n_chunks < 2 * size:
         return n_chunks, None
     return -(-n_chunks // size) * size, split
-
-
-def set_host_device_count(n: int) -> None:
-    """Expose ``n`` CPU devices to JAX, so the weight build runs on ``n`` cores.
-
-    One XLA:CPU device runs the many small operations of a build one after another
-    (only large loops are split over cores); with ``n`` host devices
-    :func:`~rbfopt.build_weights` splits its stencil chunks over them
-    (``jax.shard_map``). Must be called before JAX initializes its backends (before the
-    first array is created); it sets ``--xla_force_host_platform_device_count`` in
-    ``XLA_FLAGS`` (like ``numpyro.set_host_device_count``). Has no effect on GPU runs.
-    Operator application on weights split over devices is slower than on one device.
-    Inside a computation already on a mesh (``rbfopt.optimize.run(..., devices=)``)
-    the build splits over that mesh instead (:func:`split_mesh`). Speed-ups:
-    ``docs/performance.md``.
-
-    Raises:
-      ValueError: if ``n`` is not a positive integer.
-      RuntimeError: if JAX's CPU backend is already initialized with another count.
-
-    Examples:
-      >>> import rbfopt as ro
-      >>> import jax
-      >>> ro.set_host_device_count(jax.local_device_count("cpu"))  # no-op once started
-    """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n: must be a positive integer, got {n!r}")
-    if backends_started():
-        have = jax.local_device_count("cpu")
-        if have != n:
-            raise RuntimeError(
-                f"set_host_device_count({n}): JAX is already initialized with {have} CPU "
-                "device(s); call it before any JAX computation"
-            )
-        return
-    flag = "--xla_force_host_platform_device_count"
-    flags = re.sub(flag + r"=\S+", "", os.environ.get("XLA_FLAGS", ""))
-    os.environ["XLA_FLAGS"] = " ".join([*flags.split(), f"{flag}={int(n)}"])
