@@ -114,7 +114,7 @@ def test_concrete_numbers_are_required():
         Composed(ro.Laplacian(), ro.Gradient()).validate(2)
     with pytest.raises(ValueError, match="fn: must be callable"):
         ro.Custom(3)
-    with pytest.raises(ValueError, match="j: must be a non-negative integer"):
+    with pytest.raises(ValueError, match=r"j: index \(0-based\) must be an integer >= 0"):
         ro.MixedPartial(0, -1)
     # concrete JAX arrays are fine: they become floats
     assert ro.Directional(jnp.array([0.6, 0.8])).v == (0.6, 0.8)
