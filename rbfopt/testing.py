@@ -108,73 +108,27 @@ def check_rules(
       >>> sorted(errs), max(errs.values()) < 1e-8
       (['fwd', 'rev'], True)
     """
-    modes = tuple(modes)
-    bad = set(modes) - {"fwd", "rev"}
-    if bad:
-        raise ValueError(f"modes: unknown mode(s) {sorted(bad)}; use 'fwd' and/or 'rev'")
-    if argnums is None:
-        argnums = [
-            i
-            for i, a in enumerate(args)
-            if any(
-                jnp.issubdtype(jnp.result_type(x), jnp.inexact)
-                for x in jax.tree_util.tree_leaves(a)
-            )
-        ]
-    argnums = tuple(argnums)
-    if not argnums:
-        raise ValueError("args: no floating-point argument to differentiate")
-
-    jvp = jax.jvp
-    vjp_fn = jax.vjp
-    fj = jax.jit(f) if jit else f
-
-    def directional(key):
-        tangents = []
-        for i, a in enumerate(args):
-            key, sub = jax.random.split(key)
-            t = _tree_random_like(sub, a)
-            if i not in argnums:
-                t = jax.tree_util.tree_map(lambda x: jnp.zeros_like(x) if _is_float(x) else x, t)
-            tangents.append(t)
-        return tuple(tangents)
-
-    # Build the derivative functions once (one compilation each, shared by all
-    # directions); under jit the whole pullback is one compiled program.
-    def jvp_fn(a, t):
-        return jvp(f, a, t)[1]
-
-    def vjp_apply(a, ybar):
-        out, pullback = vjp_fn(f, *a)
-        return pullback(ybar)
-
-    if jit:
-        jvp_fn = jax.jit(jvp_fn)
-        vjp_apply = jax.jit(vjp_apply)
-
+    modes = _check_modes(modes)
+    argnums = _float_argnums(args, argnums)
+    fj, jvp_fn, vjp_apply = _derivative_fns(f, jit)
+    h = 1e-4 if eps is None else eps
     worst = {m: 0.0 for m in modes}
     key = jax.random.PRNGKey(seed)
     for _ in range(n_directions):
         key, kv, ky = jax.random.split(key, 3)
-        v = directional(kv)
-        h = 1e-4 if eps is None else eps
+        v = _random_direction(kv, args, argnums)
         fd = central_difference(fj, args, v, h)
         fd_norm = float(jnp.sqrt(_tree_vdot(fd, fd)))
-        denom = max(fd_norm, atol)
         if "fwd" in modes:
-            tan = jvp_fn(args, v)
-            diff = jax.tree_util.tree_map(lambda a, b: a - b, tan, fd)
-            err = float(jnp.sqrt(_tree_vdot(diff, diff))) / denom
+            diff = jax.tree_util.tree_map(lambda a, b: a - b, jvp_fn(args, v), fd)
+            err = float(jnp.sqrt(_tree_vdot(diff, diff))) / max(fd_norm, atol)
             worst["fwd"] = max(worst["fwd"], err)
         if "rev" in modes:
-            out = fj(*args)
-            ybar = _tree_random_like(ky, out)
-            cot = vjp_apply(args, ybar)
-            lhs = float(_tree_vdot(cot, v))
+            ybar = _tree_random_like(ky, fj(*args))
+            lhs = float(_tree_vdot(vjp_apply(args, ybar), v))
             rhs = float(_tree_vdot(ybar, fd))
             ynorm = float(jnp.sqrt(_tree_vdot(ybar, ybar)))
-            err = abs(lhs - rhs) / max(ynorm * fd_norm, atol)
-            worst["rev"] = max(worst["rev"], err)
+            worst["rev"] = max(worst["rev"], abs(lhs - rhs) / max(ynorm * fd_norm, atol))
     failed = {m: e for m, e in worst.items() if not np.isfinite(e) or e > rtol}
     if failed:
         raise AssertionError(
@@ -182,3 +136,51 @@ def check_rules(
             + ", ".join(f"{m}: rel. error {e:.3e}" for m, e in failed.items())
         )
     return worst
+
+
+def _check_modes(modes: Sequence[str]) -> tuple[str, ...]:
+    modes = tuple(modes)
+    bad = set(modes) - {"fwd", "rev"}
+    if bad:
+        raise ValueError(f"modes: unknown mode(s) {sorted(bad)}; use 'fwd' and/or 'rev'")
+    return modes
+
+
+def _float_argnums(args: tuple, argnums: Sequence[int] | None) -> tuple[int, ...]:
+    """The arguments to perturb: ``argnums``, or by default every one with a float leaf."""
+    if argnums is None:
+        argnums = [
+            i for i, a in enumerate(args) if any(_is_float(x) for x in jax.tree_util.tree_leaves(a))
+        ]
+    argnums = tuple(argnums)
+    if not argnums:
+        raise ValueError("args: no floating-point argument to differentiate")
+    return argnums
+
+
+def _random_direction(key: jax.Array, args: tuple, argnums: tuple[int, ...]) -> tuple:
+    """A random tangent for ``args``, zero outside ``argnums``."""
+    tangents = []
+    for i, a in enumerate(args):
+        key, sub = jax.random.split(key)
+        t = _tree_random_like(sub, a)
+        if i not in argnums:
+            t = jax.tree_util.tree_map(lambda x: jnp.zeros_like(x) if _is_float(x) else x, t)
+        tangents.append(t)
+    return tuple(tangents)
+
+
+def _derivative_fns(f: Callable, jit: bool) -> tuple[Callable, Callable, Callable]:
+    """``f``, its jvp and its vjp application, each built once (one compilation each,
+    shared by all directions); under jit the whole pullback is one compiled program."""
+
+    def jvp_fn(a, t):
+        return jax.jvp(f, a, t)[1]
+
+    def vjp_apply(a, ybar):
+        _, pullback = jax.vjp(f, *a)
+        return pullback(ybar)
+
+    if not jit:
+        return f, jvp_fn, vjp_apply
+    return jax.jit(f), jax.jit(jvp_fn), jax.jit(vjp_apply)
