@@ -11,9 +11,9 @@ outside). The distance, closest point and normal are then computed on that eleme
 in differentiable JAX (``_simplex``); the sign comes from the pseudo-normal of the
 feature holding the closest point (Baerentzen & Aanaes 2005: face normal, edge
 normal sum, angle-weighted vertex normal). Features are polygon vertices turning by
-more than ``feature_angle`` (10 degrees) and, in 3-D, vertices on edges whose
-triangles' normals differ by more than ``feature_angle`` (30 degrees); vertices
-between two groups are features in both.
+more than ``feature_angle`` (10 degrees; in a Gmsh mesh only where two CAD curves
+meet) and, in 3-D, vertices on edges whose triangles' normals differ by more than
+``feature_angle`` (30 degrees); vertices between two groups are features in both.
 """
 
 from .base import Domain

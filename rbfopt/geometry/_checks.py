@@ -26,6 +26,14 @@ def as_coords(a: Any, name: str, d: int, min_rows: int) -> np.ndarray:
     return v
 
 
+def check_angle(angle: Any, name: str = "feature_angle") -> float:
+    """``angle`` as a float in degrees in [0, 180], or ValueError naming ``name``."""
+    ok = isinstance(angle, (int, float, np.integer, np.floating)) and not isinstance(angle, bool)
+    if not ok or not 0.0 <= float(angle) <= 180.0:
+        raise ValueError(f"{name}: expected a number of degrees in [0, 180], got {angle!r}")
+    return float(angle)
+
+
 def fmt_pairs(p: np.ndarray, limit: int = 10) -> str:
     """Pairs of indices for error messages: '(1, 2), (3, 4) (2 in all)'."""
     p = np.asarray(p).reshape(-1, 2)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import meshio
 import numpy as np
 
 from .._util import fmt_indices
+from . import _checks, _curves
 from .base import Domain
 from .polygon import Polygon
 from .surface import Surface
@@ -29,7 +33,16 @@ def from_mesh(
       mesh: a path to any file meshio reads (.msh, .vtu, .stl, .obj, ...), a Gmsh
         geometry file (``.geo``, meshed with the optional ``gmsh`` package: the
         ``gmsh`` extra), or a ``meshio.Mesh``.
-      feature_angle: passed to the domain (default: 10 degrees in 2-D, 30 in 3-D).
+      feature_angle: the least turn, in degrees, of a corner (``features``; default
+        10 in 2-D, 30 in 3-D): see :class:`Polygon` and :class:`Surface`.
+
+    Corners of a Gmsh mesh in 2-D (a ``.geo`` file, or a ``.msh`` file Gmsh wrote in
+    its default format 4): a CAD curve is smooth however coarsely Gmsh cut it into line
+    elements, so the points inside one curve are never corners; where two curves meet,
+    the boundary turns by the angle between their tangents (exact for a ``.geo`` file,
+    extrapolated along each curve from its elements for a ``.msh`` file), a corner when
+    above ``feature_angle``. Meshes without Gmsh's entity data keep the plain rule:
+    every vertex where consecutive edges turn by more than ``feature_angle``.
 
     The mesh is 2-D when its points have two coordinates or all z = 0. When the mesh
     has area cells (triangles/quads in 2-D) or tetrahedra (3-D), the boundary is their
@@ -43,8 +56,10 @@ def from_mesh(
     shells make holes: a loop or shell inside an odd number of others is a hole.
 
     Raises:
-      ValueError: (naming ``mesh``) when it has no boundary cells, or the boundary is not
-        closed (the offending vertices or edges), and the domains' own checks.
+      ValueError: (naming ``mesh``) when no meshio reader reads the file, gmsh cannot
+        mesh a ``.geo`` file, the mesh has no boundary cells, or the boundary is not
+        closed (the offending vertices or edges); (naming ``feature_angle``) for an
+        angle outside [0, 180]; and the domains' own checks.
       ImportError: for a ``.geo`` file when gmsh is not installed.
 
     Examples:
@@ -55,13 +70,70 @@ def from_mesh(
       >>> type(dom).__name__, dom.measure, dom.group_names
       ('Polygon', 2.0, ('outer',))
     """
+    if feature_angle is not None:  # before any reading or meshing
+        _checks.check_angle(feature_angle)
+    mesh, turns = _load(mesh)
+    pts, two_d = _points(mesh)
+    names, name_order = _block_names(mesh, 1 if two_d else 2)
+    bnd, vol = ((_LINES, 2), (_AREA, None)) if two_d else ((_SURF, 3), (_VOLUME, 4))
+    cells, groups, tags = _gather(mesh, names, *bnd)
+    inner = _gather(mesh, names, *vol)[0]
+    if inner is not None:
+        # a full mesh: its outline is the boundary (Gmsh writes only the curves or
+        # surfaces of physical groups); boundary cells only name the groups
+        outline = _outline(inner)
+        groups, tags = _match(outline, cells, groups), _match(outline, cells, tags)
+        cells = outline
+    if cells is None or len(cells) == 0:
+        raise ValueError(
+            f"mesh: no boundary cells ({'line' if two_d else 'triangle'} cells, or cells to "
+            f"take the boundary of) in a {2 if two_d else 3}-D mesh with cell types "
+            f"{[blk.type for blk in mesh.cells]}"
+        )
+    pts, cells, labels = _merge(pts[:, :2] if two_d else pts, cells)
+    if two_d:
+        dim_tags = _dim_tags(mesh, labels)
+        return _polygon(
+            pts, cells, labels, groups, tags, dim_tags, turns, feature_angle, name_order
+        )
+    angle = 30.0 if feature_angle is None else feature_angle
+    return Surface._from_triangles(
+        pts, cells, groups, "mesh", angle, name_order=name_order, labels=labels
+    )
+
+
+def _polygon(pts, cells, labels, groups, tags, dim_tags, turns, feature_angle, name_order):
+    """The polygon of closed loops of line cells, with Gmsh's CAD data where known."""
+    loops, order = _loops(cells, labels)
+    return Polygon._from_loops(
+        [pts[lp] for lp in loops],
+        [groups[i] for i in order],
+        "mesh",
+        10.0 if feature_angle is None else feature_angle,
+        name_order=name_order,
+        smooth=_curves.smooth_vertices(loops, order, cells, tags, dim_tags),
+        cad_turn=_curves.vertex_turns(loops, dim_tags, turns),
+    )
+
+
+def _load(mesh: str | os.PathLike | meshio.Mesh) -> tuple[meshio.Mesh, dict[int, float]]:
+    """The mesh, and for a .geo file the exact turn at each CAD point (by point tag)."""
+    turns: dict[int, float] = {}
     if isinstance(mesh, (str, os.PathLike)):
         path = Path(mesh)
         if not path.exists():
             raise ValueError(f"mesh: no such file {str(path)!r}")
-        mesh = _read_geo(path) if path.suffix.lower() == ".geo" else meshio.read(path)
+        if path.suffix.lower() == ".geo":
+            mesh, turns = _read_geo(path)
+        else:
+            mesh = _read(path)
     if not isinstance(mesh, meshio.Mesh):
         raise ValueError(f"mesh: expected a path or a meshio.Mesh, got {type(mesh).__name__}")
+    return mesh, turns
+
+
+def _points(mesh: meshio.Mesh) -> tuple[np.ndarray, bool]:
+    """The mesh's points checked, and whether the mesh is 2-D (all z = 0 counts)."""
     pts = np.asarray(mesh.points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] not in (2, 3) or len(pts) == 0:
         raise ValueError(f"mesh: points of shape {pts.shape}; expected (n, 2) or (n, 3)")
@@ -70,42 +142,42 @@ def from_mesh(
         raise ValueError(f"mesh: NaN or inf in points {fmt_indices(bad)}")
     ext = float(np.ptp(pts, axis=0).max())
     two_d = pts.shape[1] == 2 or float(np.abs(pts[:, 2]).max()) <= 1e-12 * max(ext, 1e-300)
-    names, name_order = _block_names(mesh, 1 if two_d else 2)
-    types = [blk.type for blk in mesh.cells]
-    if two_d:
-        pts = pts[:, :2]
-        cells, groups = _gather(mesh, names, _LINES, 2)
-        inner, _ = _gather(mesh, names, _AREA, None)
+    return pts, two_d
+
+
+def _read(path: Path, fmt: str | None = None) -> meshio.Mesh:
+    """``meshio.read`` without its side effects: it prints each failed format's error on
+    stdout (an empty line for every Gmsh file, tried as ANSYS first) and exits the
+    process when no format reads the file. Its warnings still reach stderr."""
+    if fmt is None:
+        formats: list[str] = []
+        ext = ""
+        for suffix in reversed(path.suffixes):
+            ext = (suffix + ext).lower()
+            formats += meshio.extension_to_filetypes.get(ext, [])
+        formats.sort(key=lambda f: f != "gmsh")  # .msh: Gmsh's far more often than ANSYS's
     else:
-        cells, groups = _gather(mesh, names, _SURF, 3)
-        inner, _ = _gather(mesh, names, _VOLUME, 4)
-    if inner is not None:
-        # a full mesh: its outline is the boundary (Gmsh writes only the curves or
-        # surfaces of physical groups); boundary cells only name the groups
-        outline = _outline(inner)
-        groups = _match(outline, cells, groups)
-        cells = outline
-    if cells is None or len(cells) == 0:
-        want = "line" if two_d else "triangle"
-        raise ValueError(
-            f"mesh: no boundary cells ({want} cells, or cells to take the boundary of) in a "
-            f"{2 if two_d else 3}-D mesh with cell types {types}"
-        )
-    pts, cells, labels = _merge(pts, cells)
-    if two_d:
-        loops, order = _loops(cells, labels)
-        edge_groups = [groups[i] for i in order]
-        angle = 10.0 if feature_angle is None else feature_angle
-        return Polygon._from_loops(
-            [pts[lp] for lp in loops], edge_groups, "mesh", angle, name_order=name_order
-        )
-    angle = 30.0 if feature_angle is None else feature_angle
-    return Surface._from_triangles(
-        pts, cells, groups, "mesh", angle, name_order=name_order, labels=labels
-    )
+        formats = [fmt]
+    if not formats:
+        raise ValueError(f"mesh: unknown file type {path.suffix!r} of {str(path)!r}")
+    errors = []
+    for f in formats:
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                mesh = meshio.read(path, file_format=f)
+        except SystemExit:  # meshio exits after printing the reader's error
+            errors.append(f"as {f}: {out.getvalue().strip() or 'not in this format'}")
+            continue
+        sys.stderr.write(err.getvalue())
+        return mesh
+    raise ValueError(f"mesh: could not read {str(path)!r} ({'; '.join(errors)})")
 
 
-def _read_geo(path: Path) -> meshio.Mesh:
+def _read_geo(path: Path) -> tuple[meshio.Mesh, dict[int, float]]:
+    """Mesh a .geo file's curves (2-D) or surfaces (3-D) with gmsh, silently: gmsh's
+    terminal output is off, its signal handler and config files are left alone, and a
+    gmsh session the caller holds keeps its models and options."""
     try:
         import gmsh
     except ImportError as e:
@@ -113,21 +185,53 @@ def _read_geo(path: Path) -> meshio.Mesh:
             "from_mesh: reading a .geo file needs the optional gmsh package: "
             "pip install 'rbfopt-fd[gmsh]' (or pip install gmsh)"
         ) from e
-    gmsh.initialize()
+    own = not gmsh.isInitialized()
+    if own:
+        gmsh.initialize(readConfigFiles=False, interruptible=False)
+    else:
+        before = gmsh.model.getCurrent()
+    saved = {k: gmsh.option.getNumber(k) for k in ("General.Terminal", "Mesh.SaveAll")}
+    gmsh.option.setNumber("General.Terminal", 0)
     try:
-        gmsh.option.setNumber("General.Terminal", 0)
+        return _mesh_geo(gmsh, path)
+    finally:
+        if own:
+            gmsh.finalize()
+        else:
+            gmsh.model.remove()
+            if before in gmsh.model.list():
+                gmsh.model.setCurrent(before)
+            for k, val in saved.items():
+                gmsh.option.setNumber(k, val)
+
+
+def _mesh_geo(gmsh, path: Path) -> tuple[meshio.Mesh, dict[int, float]]:
+    try:
         gmsh.option.setNumber("Mesh.SaveAll", 0)
-        gmsh.open(str(path))
+        gmsh.model.add("rbfopt.from_mesh")  # a model of its own: open() may reuse the caller's
+        gmsh.merge(str(path))
         dim = gmsh.model.getDimension()
         gmsh.model.mesh.generate(max(dim - 1, 1))
-        if not gmsh.model.getPhysicalGroups():
-            gmsh.option.setNumber("Mesh.SaveAll", 1)
-        with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "mesh.msh")
-            gmsh.write(out)
-            return meshio.read(out)
-    finally:
-        gmsh.finalize()
+        turns = _curves.cad_turns(gmsh) if dim <= 2 else {}
+    except Exception as e:  # gmsh raises plain Exceptions carrying its last error
+        raise ValueError(f"mesh: gmsh could not mesh {str(path)!r}: {e}") from e
+    if not gmsh.model.getPhysicalGroups():
+        gmsh.option.setNumber("Mesh.SaveAll", 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "mesh.msh"
+        gmsh.write(str(out))
+        return _read(out, "gmsh"), turns
+
+
+def _dim_tags(mesh: meshio.Mesh, labels: np.ndarray) -> np.ndarray | None:
+    """Gmsh's (entity dimension, entity tag) of the merged points, or None."""
+    dt = mesh.point_data.get("gmsh:dim_tags")
+    if dt is None:
+        return None
+    dt = np.asarray(dt)
+    if dt.ndim != 2 or dt.shape != (len(mesh.points), 2):
+        return None
+    return dt[labels].astype(np.int64)
 
 
 def _block_names(mesh: meshio.Mesh, dim: int) -> tuple[list[np.ndarray | None], tuple[str, ...]]:
@@ -160,23 +264,27 @@ def _block_names(mesh: meshio.Mesh, dim: int) -> tuple[list[np.ndarray | None], 
 
 
 def _gather(mesh, names, types, width):
-    """Cells of the given types (quads split into triangles when width is 3)."""
-    cells, groups = [], []
-    for blk, nm in zip(mesh.cells, names, strict=True):
+    """Cells of the given types (quads split into triangles when width is not 4), their
+    group names and their Gmsh entity tags (None where unknown)."""
+    cells, groups, tags = [], [], []
+    geo = mesh.cell_data.get("gmsh:geometrical")
+    for i, (blk, nm) in enumerate(zip(mesh.cells, names, strict=True)):
         if blk.type not in types:
             continue
         c = np.asarray(blk.data, dtype=np.int64)
         g = nm if nm is not None else np.full(len(c), None, dtype=object)
-        if blk.type == "quad" and width == 3:
+        t = np.full(len(c), None, dtype=object)
+        if geo is not None:
+            t[:] = [int(x) if x > 0 else None for x in np.asarray(geo[i]).ravel()]
+        if blk.type == "quad" and width != 4:
             c = np.concatenate([c[:, [0, 1, 2]], c[:, [0, 2, 3]]])
-            g = np.concatenate([g, g])
-        elif blk.type == "quad" and width is None:
-            c = np.concatenate([c[:, [0, 1, 2]], c[:, [0, 2, 3]]])
+            g, t = np.concatenate([g, g]), np.concatenate([t, t])
         cells.append(c)
         groups.append(g)
+        tags.append(t)
     if not cells:
-        return None, None
-    return np.concatenate(cells), list(np.concatenate(groups))
+        return None, None, None
+    return np.concatenate(cells), list(np.concatenate(groups)), list(np.concatenate(tags))
 
 
 def _outline(cells: np.ndarray) -> np.ndarray:
@@ -188,11 +296,12 @@ def _outline(cells: np.ndarray) -> np.ndarray:
     return facets[cnt[inv.ravel()] == 1]
 
 
-def _match(outline: np.ndarray, cells: np.ndarray | None, groups: list | None) -> list:
-    """The group of each outline facet: that of the boundary cell with its vertices."""
+def _match(outline: np.ndarray, cells: np.ndarray | None, values: list | None) -> list:
+    """The value (group name, entity tag) of each outline facet: that of the boundary
+    cell with its vertices, or None."""
     if cells is None:
         return [None] * len(outline)
-    named = {tuple(sorted(c)): g for c, g in zip(cells.tolist(), groups, strict=True) if g}
+    named = {tuple(sorted(c)): g for c, g in zip(cells.tolist(), values, strict=True) if g}
     return [named.get(tuple(sorted(c))) for c in outline.tolist()]
 
 
