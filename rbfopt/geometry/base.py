@@ -83,8 +83,7 @@ class Domain:
             return _run(self._kind, self._arrays, x)
         # eager calls run in chunks of one padded size, so that callers whose point
         # counts vary (node generation) compile once per domain size, not once per
-        # count (a compile costs ~1 s, a chunk ~4 ms); the padding and slicing are
-        # numpy's (eager JAX slices and jnp.asarray compile once per shape)
+        # count; numpy pads and slices, as eager JAX would compile once per shape
         size = _EAGER_CHUNK
         parts = [
             _run(self._kind, self._arrays, _pad_rows(x[a : a + size], size))
