@@ -22,6 +22,7 @@ _LINES = ("line",)
 _SURF = ("triangle", "quad")
 _AREA = ("triangle", "quad")
 _VOLUME = ("tetra",)
+_UNNAMED = "rbfopt:default"  # the physical group of a .geo's boundary that names none
 
 
 def from_mesh(
@@ -211,16 +212,34 @@ def _mesh_geo(gmsh, path: Path) -> tuple[meshio.Mesh, dict[int, float]]:
         gmsh.model.add("rbfopt.from_mesh")  # a model of its own: open() may reuse the caller's
         gmsh.merge(str(path))
         dim = gmsh.model.getDimension()
+        _group_the_rest(gmsh, max(dim - 1, 1))
         gmsh.model.mesh.generate(max(dim - 1, 1))
         turns = _curves.cad_turns(gmsh) if dim <= 2 else {}
     except Exception as e:  # gmsh raises plain Exceptions carrying its last error
         raise ValueError(f"mesh: gmsh could not mesh {str(path)!r}: {e}") from e
-    if not gmsh.model.getPhysicalGroups():
-        gmsh.option.setNumber("Mesh.SaveAll", 1)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "mesh.msh"
         gmsh.write(str(out))
         return _read(out, "gmsh"), turns
+
+
+def _group_the_rest(gmsh, b: int) -> None:
+    """Put the boundary entities of dimension ``b`` (those bounding at most one entity
+    of dimension b + 1) that no physical group holds into one group, ``_UNNAMED``:
+    Gmsh writes the elements of physical groups only, and these keep their default
+    group name."""
+    named = {
+        t
+        for _, p in gmsh.model.getPhysicalGroups(b)
+        for t in gmsh.model.getEntitiesForPhysicalGroup(b, p)
+    }
+    rest = [
+        t
+        for _, t in gmsh.model.getEntities(b)
+        if t not in named and len(gmsh.model.getAdjacencies(b, t)[0]) <= 1
+    ]
+    if rest:
+        gmsh.model.setPhysicalName(b, gmsh.model.addPhysicalGroup(b, rest), _UNNAMED)
 
 
 def _dim_tags(mesh: meshio.Mesh, labels: np.ndarray) -> np.ndarray | None:
@@ -243,14 +262,14 @@ def _block_names(mesh: meshio.Mesh, dim: int) -> tuple[list[np.ndarray | None], 
         tag_name = {}
         for name, (tag, d) in ((k, np.asarray(v).ravel()[:2]) for k, v in mesh.field_data.items()):
             if int(d) == dim:
-                tag_name[int(tag)] = name
+                tag_name[int(tag)] = None if name == _UNNAMED else name
         for i, tags in enumerate(phys):
             tags = np.asarray(tags).ravel()
             out[i] = np.array(
                 [None if t == 0 else tag_name.get(int(t), f"physical{int(t)}") for t in tags],
                 dtype=object,
             )
-        return out, tuple(tag_name[t] for t in sorted(tag_name))
+        return out, tuple(tag_name[t] for t in sorted(tag_name) if tag_name[t] is not None)
     for name, per_block in (mesh.cell_sets or {}).items():
         if name.startswith("gmsh:"):
             continue

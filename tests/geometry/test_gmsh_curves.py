@@ -199,3 +199,20 @@ def test_bad_files_and_angles_are_value_errors(tmp_path):
             from_mesh(_circle_mesh(8, False), feature_angle=angle)
         with pytest.raises(ValueError, match="feature_angle"):
             Polygon(RECT, feature_angle=angle)
+
+
+def test_curves_no_physical_group_names_keep_the_default_group(tmp_path):
+    # Gmsh writes only the elements of physical groups: the other boundary curves (and
+    # surfaces in 3-D) must still close the boundary
+    pytest.importorskip("gmsh")
+    part = "lc = 0.1;\n" + _BOX + "Curve Loop(1) = {1, 2, 3, 4};\nPlane Surface(1) = {1};\n"
+    dom = from_mesh(_geo(tmp_path, part + 'Physical Curve("inlet") = {4};\n'))
+    assert dom.group_names == ("inlet", "outer") and dom.measure == pytest.approx(3.0)
+    assert _same_points(dom.features, RECT)
+    g = np.asarray(dom.closest(np.array([[-0.1, 0.5], [1.5, -0.1]]))[2])
+    assert [dom.group_names[i] for i in g] == ["inlet", "outer"]
+    box = 'SetFactory("OpenCASCADE");\nBox(1) = {0, 0, 0, 1, 2, 1};\nMesh.MeshSizeMax = 0.5;\n'
+    dom = from_mesh(_geo(tmp_path, box + 'Physical Surface("bottom") = {5};\n', "box.geo"))
+    assert dom.group_names == ("bottom", "outer") and dom.measure == pytest.approx(2.0)
+    corners = [(x, y, z) for x in (0, 1) for y in (0, 2) for z in (0, 1)]
+    assert set(corners) <= set(map(tuple, np.round(dom.features, 12)))
