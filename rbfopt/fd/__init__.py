@@ -7,11 +7,22 @@
 * :func:`blended_weights` (:mod:`rbfopt.fd.blend`): weights continuous in the node
   positions (a blend over stencil sizes), for losses differentiated w.r.t. positions;
   :func:`tapered_weights`, the same continuity from one local solve;
-* boundary rows and their assembly into a global system (:mod:`rbfopt.fd.boundary`).
+* boundary conditions (:mod:`rbfopt.fd.conditions`: :class:`Dirichlet`, :class:`Neumann`,
+  :class:`Robin`), boundary rows and the one assembly of a global system with its
+  right-hand side (:mod:`rbfopt.fd.boundary`).
 """
 
 from .blend import blended_weights, tapered_weights
-from .boundary import assemble, dirichlet_rows, interior_rows, neumann_rows, robin_rows
+from .boundary import (
+    assemble,
+    condition_rows,
+    dirichlet_rows,
+    interior_rows,
+    neumann_rows,
+    right_hand_side,
+    robin_rows,
+)
+from .conditions import Condition, Dirichlet, Neumann, Robin, data_values
 from .operator import (
     RBFOperator,
     directional,
@@ -25,7 +36,14 @@ from .operator import (
 from .weights import build_weights, check_inputs, set_host_device_count
 
 __all__ = [
+    "Condition",
+    "Dirichlet",
+    "Neumann",
     "RBFOperator",
+    "Robin",
+    "condition_rows",
+    "data_values",
+    "right_hand_side",
     "assemble",
     "blended_weights",
     "build_weights",

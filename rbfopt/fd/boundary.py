@@ -21,6 +21,7 @@ w.r.t. node positions, normals, ``alpha``, ``beta`` and ``basis.eps``, so
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -32,9 +33,12 @@ from ..basis import PHS, RadialBasis
 from ..operators import Gradient, Operator
 from ..sparse.matrix import StencilMatrix
 from ..stencils import autoselect_k, find_neighbors
+from .conditions import Condition, data_values
 from .weights import build_weights
 
 __all__ = [
+    "condition_rows",
+    "right_hand_side",
     "interior_rows",
     "dirichlet_rows",
     "neumann_rows",
@@ -119,27 +123,64 @@ def dirichlet_rows(rows: Any, adjl: Any) -> jax.Array:
     """
     a = np.asarray(adjl)
     r = _rows_np(rows, a.shape[0], "rows")
-    pos = self_positions(r, a)
-    w = np.zeros((r.size, a.shape[1]))
-    w[np.arange(r.size), pos] = 1.0
-    return jnp.asarray(w)
+    return condition_rows(jnp.zeros((a.shape[0], 1)), r, None, 1.0, 0.0, a, None)
 
 
-def _normal_weights(points, r, normals, adjl, basis) -> jax.Array:
-    p = as_points(points)
-    d = p.shape[1]
+def _self_positions(rows: np.ndarray, adjl: Any) -> Any:
+    """Each row's column of its own node: checked (numpy) for concrete stencils, found
+    by a traced comparison otherwise."""
+    if is_tracer(adjl):
+        return jnp.argmax(adjl[rows] == jnp.asarray(rows)[:, None], axis=1)
+    return self_positions(rows, adjl)
+
+
+def _check_normals(normals: Any, rows: np.ndarray, n: int, d: int) -> jax.Array:
+    if normals is None:
+        raise ValueError("normals: Neumann/Robin rows need per-node normals of shape (N, d)")
     nrm = jnp.asarray(normals)
-    if nrm.shape != (p.shape[0], d):
+    if nrm.shape != (n, d):
         raise ValueError(
-            f"normals: expected one normal per node, shape ({p.shape[0]}, {d}), got {nrm.shape}"
+            f"normals: expected one normal per node, shape ({n}, {d}), got {nrm.shape}"
         )
-    if not is_tracer(normals) and r.size:
-        nn = np.linalg.norm(np.asarray(normals)[r], axis=1)
+    if not is_tracer(normals) and rows.size:
+        nn = np.linalg.norm(np.asarray(normals)[rows], axis=1)
         bad = np.flatnonzero(~(np.isfinite(nn) & (nn > 0)))
         if bad.size:
-            raise ValueError(f"normals: zero or non-finite normals at nodes {fmt_indices(r[bad])}")
-    g = build_weights(Gradient(), p, p[r], np.asarray(adjl)[r], basis)  # (n_r, k, d)
-    return jnp.einsum("rkd,rd->rk", g, nrm[r])
+            raise ValueError(
+                f"normals: zero or non-finite normals at nodes {fmt_indices(rows[bad])}"
+            )
+    return nrm
+
+
+def condition_rows(
+    points: jax.Array,
+    rows: np.ndarray,
+    normals: Any,
+    alpha: Any,
+    beta: Any,
+    adjl: Any,
+    basis: RadialBasis,
+    weights: Callable = build_weights,
+) -> jax.Array:
+    """Rows ``alpha_i u_i + beta_i n_i . grad u(x_i)`` at the nodes ``rows``: (len(rows), k).
+
+    The one builder of every boundary row: Dirichlet is ``(1, 0)``, Neumann ``(0, 1)``,
+    Robin ``(alpha, beta)``. ``alpha``/``beta`` are numbers or arrays of one value per
+    row; a ``beta`` that is the number 0 builds no gradient weights. ``weights`` builds
+    the Gradient weights (``build_weights``' signature, e.g. a blended build).
+    ``adjl`` may be traced (each node is then found in its own stencil by comparison).
+    """
+    p = as_points(points)
+    m = rows.size
+    pos = _self_positions(rows, adjl)
+    if isinstance(beta, (int, float)) and beta == 0:
+        w = jnp.zeros((m, adjl.shape[1]), p.dtype)
+    else:
+        nrm = _check_normals(normals, rows, p.shape[0], p.shape[1])
+        g = weights(Gradient(), p, p[rows], adjl[rows], basis)  # (m, k, d)
+        b = jnp.asarray(beta, p.dtype)
+        w = (b[:, None] if b.ndim else b) * jnp.einsum("mkd,md->mk", g, nrm[rows])
+    return w.at[jnp.arange(m), pos].add(alpha)
 
 
 def neumann_rows(
@@ -170,7 +211,7 @@ def neumann_rows(
     r = _rows_np(rows, p.shape[0], "rows")
     if r.size == 0:
         return jnp.zeros((0, np.shape(adjl)[1]), p.dtype)
-    return _normal_weights(p, r, normals, adjl, basis)
+    return condition_rows(p, r, normals, 0.0, 1.0, np.asarray(adjl), basis)
 
 
 def robin_rows(
@@ -205,19 +246,18 @@ def robin_rows(
     r = _rows_np(rows, n, "rows")
     if r.size == 0:
         return jnp.zeros((0, np.shape(adjl)[1]), p.dtype)
-    pos = self_positions(r, adjl)
+    a, b = (_per_row(c, name, r, n, p.dtype) for c, name in ((alpha, "alpha"), (beta, "beta")))
+    return condition_rows(p, r, normals, a, b, np.asarray(adjl), basis)
 
-    def per_node(c, name):
-        c = jnp.asarray(c, p.dtype)
-        if c.ndim == 0:
-            return jnp.broadcast_to(c, (r.size,))
-        if c.shape != (n,):
-            raise ValueError(f"{name}: expected a scalar or shape ({n},), got {c.shape}")
-        return c[r]
 
-    a, b = per_node(alpha, "alpha"), per_node(beta, "beta")
-    w = b[:, None] * _normal_weights(p, r, normals, adjl, basis)
-    return w.at[jnp.arange(r.size), pos].add(a)
+def _per_row(c: Any, name: str, rows: np.ndarray, n: int, dtype: Any) -> jax.Array:
+    """A scalar, or one value per node (N,) read at ``rows``."""
+    c = jnp.asarray(c, dtype)
+    if c.ndim == 0:
+        return jnp.broadcast_to(c, (rows.size,))
+    if c.shape != (n,):
+        raise ValueError(f"{name}: expected a scalar or shape ({n},), got {c.shape}")
+    return c[rows]
 
 
 def assemble(
@@ -228,24 +268,30 @@ def assemble(
     dirichlet: Any = (),
     neumann: Any = (),
     robin: Any = (),
+    conditions: Sequence[tuple[Condition, Any]] = (),
     normals: jax.Array | None = None,
     alpha: Any = 1.0,
     beta: Any = 1.0,
     basis: RadialBasis | None = None,
     k: int | None = None,
     adjl: Any = None,
+    weights: Callable | None = None,
 ) -> StencilMatrix:
     """Assemble the global RBF-FD matrix of a boundary-value problem.
 
     Row ``i`` is node ``i``'s equation: ``op`` (any scalar operator description)
     on ``interior`` nodes, identity on ``dirichlet`` nodes, ``n . grad`` on
-    ``neumann`` nodes and ``alpha u + beta n . grad u`` on ``robin`` nodes, with
-    ``normals`` (N, d) given per node. The four index sets must partition
-    ``0..N-1``. Stencils: ``adjl`` if given (makes assembly traceable w.r.t.
-    ``points``), else ``find_neighbors(points, k)`` with ``k`` defaulting to
-    ``autoselect_k(d, basis.poly_deg)``. Returns a :class:`StencilMatrix` for
-    :func:`rbfopt.linsolve`; the right-hand side is the caller's (f on
-    interior rows, g/h on boundary rows).
+    ``neumann`` nodes and ``alpha u + beta n . grad u`` on ``robin`` nodes (``alpha``,
+    ``beta`` scalars or per-node arrays (N,)), and each ``(condition, rows)`` pair of
+    ``conditions`` (:class:`~rbfopt.Dirichlet`, :class:`~rbfopt.Neumann`,
+    :class:`~rbfopt.Robin`) on its rows, with ``normals`` (N, d) given per node. The
+    index sets must partition ``0..N-1``. Stencils: ``adjl`` if given (then assembly
+    is traceable w.r.t. ``points``, ``normals`` and ``adjl`` itself), else
+    ``find_neighbors(points, k)`` with ``k`` defaulting to
+    ``autoselect_k(d, basis.poly_deg)``. ``weights`` builds the stencil weights
+    (default :func:`~rbfopt.build_weights`; e.g. :func:`~rbfopt.fd.blended_weights`
+    for weights continuous in the nodes). Returns a :class:`StencilMatrix` for
+    :func:`rbfopt.linsolve`; :func:`right_hand_side` gives the matching right-hand side.
 
     Examples:
       Solve ``Laplacian u = 2`` with ``u = x^2`` on the boundary of the unit square:
@@ -259,14 +305,33 @@ def assemble(
       >>> A = ro.assemble(x, ro.Laplacian(), interior=inner, dirichlet=edge)
       >>> A
       StencilMatrix(N=49, k=12)
-      >>> rhs = np.full(len(x), 2.0)
-      >>> rhs[edge] = x[edge, 0] ** 2
+      >>> bc = ro.Dirichlet(lambda p: p[0] ** 2)
+      >>> rhs = ro.fd.right_hand_side(x, 2.0, interior=inner, conditions=[(bc, edge)])
       >>> u = ro.linsolve(A, rhs)
       >>> bool(jnp.allclose(u, x[:, 0] ** 2))
       True
     """
     basis = PHS(3, poly_deg=2) if basis is None else basis
+    build = build_weights if weights is None else weights
     p = as_points(points)
+    n, d = p.shape
+    adjl = _stencils(points, p, adjl, k, basis)
+    inner, blocks = _row_sets(n, interior, dirichlet, neumann, robin, conditions, alpha, beta)
+    values = jnp.zeros((n, adjl.shape[1]), p.dtype)
+    if inner.size:
+        if op.out_shape(d):
+            raise ValueError(
+                f"op: interior rows need a scalar operator, got output shape {op.out_shape(d)}"
+            )
+        values = values.at[inner].set(build(op, p, p[inner], adjl[inner], basis).astype(p.dtype))
+    for rows, a, b in blocks:
+        w = condition_rows(p, rows, normals, a, b, adjl, basis, build)
+        values = values.at[rows].set(w.astype(p.dtype))
+    return StencilMatrix(values, jnp.asarray(adjl, jnp.int32))
+
+
+def _stencils(points: Any, p: jax.Array, adjl: Any, k: int | None, basis: RadialBasis) -> Any:
+    """The given stencils (checked when concrete), or a search on concrete points."""
     n, d = p.shape
     if adjl is None:
         if is_tracer(points):
@@ -276,38 +341,75 @@ def assemble(
             )
         kk = autoselect_k(d, basis.poly_deg) if k is None else k
         adjl = find_neighbors(np.asarray(p), kk)
-    adjl = np.asarray(adjl)
-    if adjl.ndim != 2 or adjl.shape[0] != n:
-        raise ValueError(f"adjl: expected shape ({n}, k), got {adjl.shape}")
-    sets = {
-        "interior": _rows_np(interior, n, "interior"),
-        "dirichlet": _rows_np(dirichlet, n, "dirichlet"),
-        "neumann": _rows_np(neumann, n, "neumann"),
-        "robin": _rows_np(robin, n, "robin"),
-    }
-    allrows = np.concatenate(list(sets.values()))
-    count = np.bincount(allrows, minlength=n)
+    if np.ndim(adjl) != 2 or np.shape(adjl)[0] != n:
+        raise ValueError(f"adjl: expected shape ({n}, k), got {np.shape(adjl)}")
+    return adjl if is_tracer(adjl) else np.asarray(adjl)
+
+
+def _row_sets(n, interior, dirichlet, neumann, robin, conditions, alpha, beta):
+    """The interior rows and the boundary blocks ``(rows, alpha, beta)``, checked to
+    partition ``0..n-1``."""
+    inner = _rows_np(interior, n, "interior")
+    blocks = [
+        (_rows_np(dirichlet, n, "dirichlet"), 1.0, 0.0),
+        (_rows_np(neumann, n, "neumann"), 0.0, 1.0),
+    ]
+    r = _rows_np(robin, n, "robin")
+    blocks.append(
+        (r, *(_per_row(c, nm, r, n, jnp.float64) for c, nm in ((alpha, "alpha"), (beta, "beta"))))
+    )
+    for i, (bc, rows) in enumerate(conditions):
+        if not isinstance(bc, Condition):
+            raise ValueError(
+                f"conditions[{i}]: expected (ro.Dirichlet/Neumann/Robin, rows), "
+                f"got {type(bc).__name__}"
+            )
+        blocks.append((_rows_np(rows, n, f"conditions[{i}]"), bc.alpha, bc.beta))
+    blocks = [b for b in blocks if b[0].size]
+    count = np.bincount(np.concatenate([inner, *(b[0] for b in blocks)]), minlength=n)
+    sets = "interior/dirichlet/neumann/robin/conditions"
     if np.any(count > 1):
         raise ValueError(
-            f"interior/dirichlet/neumann/robin: nodes {fmt_indices(np.flatnonzero(count > 1))} are "
-            "assigned more than one equation"
+            f"{sets}: nodes {fmt_indices(np.flatnonzero(count > 1))} are assigned more than "
+            "one equation"
         )
     if np.any(count == 0):
         raise ValueError(
-            f"interior/dirichlet/neumann/robin: nodes {fmt_indices(np.flatnonzero(count == 0))} "
-            "have no equation (the system would be singular)"
+            f"{sets}: nodes {fmt_indices(np.flatnonzero(count == 0))} have no equation (the "
+            "system would be singular)"
         )
-    if (sets["neumann"].size or sets["robin"].size) and normals is None:
-        raise ValueError("normals: Neumann/Robin rows need per-node normals of shape (N, d)")
-    k_ = adjl.shape[1]
-    values = jnp.zeros((n, k_), p.dtype)
-    blocks = [
-        (sets["interior"], lambda r: interior_rows(op, p, r, adjl, basis)),
-        (sets["dirichlet"], lambda r: dirichlet_rows(r, adjl)),
-        (sets["neumann"], lambda r: neumann_rows(p, r, normals, adjl, basis)),
-        (sets["robin"], lambda r: robin_rows(p, r, normals, alpha, beta, adjl, basis)),
-    ]
-    for rows, make in blocks:
-        if rows.size:
-            values = values.at[rows].set(make(rows).astype(p.dtype))
-    return StencilMatrix(values, jnp.asarray(adjl, jnp.int32))
+    return inner, blocks
+
+
+def right_hand_side(
+    points: jax.Array,
+    source: Any,
+    *,
+    interior: Any,
+    conditions: Sequence[tuple[Condition, Any]],
+    normals: jax.Array | None = None,
+) -> jax.Array:
+    """The right-hand side matching :func:`assemble`'s rows: ``source`` (a number or a
+    JAX function of one point) on ``interior`` rows, each condition's data ``g``
+    (:func:`data_values`) on its rows, zero elsewhere. Traceable w.r.t. ``points`` and
+    ``normals``.
+
+    Examples:
+      >>> import numpy as np, rbfopt as ro
+      >>> x = np.array([[0.0, 0.0], [0.5, 0.0], [1.0, 0.0]])
+      >>> ro.fd.right_hand_side(x, lambda p: 2.0, interior=[1],
+      ...                       conditions=[(ro.Dirichlet(lambda p: p[0]), [0, 2])])
+      Array([0., 2., 1.], dtype=float64)
+    """
+    p = as_points(points)
+    n = p.shape[0]
+    nrm = jnp.zeros_like(p) if normals is None else jnp.asarray(normals)
+    rhs = jnp.zeros(n, p.dtype)
+    r = _rows_np(interior, n, "interior")
+    if r.size:
+        f = jax.vmap(source)(p[r]) if callable(source) else jnp.full(r.size, source, p.dtype)
+        rhs = rhs.at[r].set(f)
+    for i, (bc, rows) in enumerate(conditions):
+        rows = _rows_np(rows, n, f"conditions[{i}]")
+        rhs = rhs.at[rows].set(data_values(bc, p[rows], nrm[rows]))
+    return rhs

@@ -1,19 +1,23 @@
 """Study builders: a node-layout study from a domain, an operator and boundary conditions.
 
 * :func:`node_layout`: returns an :class:`rbfopt.Problem` (nodes generated on the
-  domain, a loss with an exact or a reference objective, constraints, a report).
-* :class:`Dirichlet`, :class:`Neumann`, :class:`Robin`: the condition of a boundary group.
+  domain, a loss with an exact or a reference objective, constraints, a report) of
+  ``L u = source`` with one condition per boundary group;
+* :class:`LayoutOptions`: its typed options;
+* :class:`Dirichlet`, :class:`Neumann`, :class:`Robin` (from :mod:`rbfopt.fd`): the
+  condition of a boundary group.
 """
 
-from .conditions import Dirichlet, Neumann, Robin, data_values
-from .node_layout import DEFAULTS, TUNING, node_layout, reference_solution
+from ..fd.conditions import Dirichlet, Neumann, Robin, data_values
+from .node_layout import DEFAULTS, node_layout, reference_solution
+from .options import LayoutOptions
 
 __all__ = [
     "DEFAULTS",
     "Dirichlet",
+    "LayoutOptions",
     "Neumann",
     "Robin",
-    "TUNING",
     "data_values",
     "node_layout",
     "reference_solution",

@@ -10,50 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._util import fmt_indices, point_values
-from ._precond import method_for
+from ..fd.conditions import Condition, Neumann, data_values
+from ..fd.weights import build_weights
+from ..stencils import find_neighbors
 from ._system import Rows
-from .conditions import Condition, Neumann, data_values
-
-
-def tuning(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """``defaults`` updated by ``given``; unknown keys are an error."""
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ValueError(f"tuning: unknown options {unknown}; known: {sorted(defaults)}")
-    opts = {**defaults, **given}
-    ranges = {
-        "mu": (0, np.inf, True),
-        "spacing_floor": (0, 1, False),
-        "margin": (0, 0.5, False),
-        "fine": (0, np.inf, False),
-        "reference_refine": (1, np.inf, False),
-        "mesh_weight": (0, np.inf, True),
-        "mesh_ratio_floor": (0, 1, False),
-        "blend_taper": (0, np.inf, False),
-        "solver_tol": (0, 1, False),
-        "adjoint_tol": (0, 1, False),
-    }
-    for key, (lo, hi, closed) in ranges.items():
-        v = opts[key]
-        ok = isinstance(v, (int, float)) and (lo <= v if closed else lo < v) and v < hi
-        if not ok:
-            brackets = "[" if closed else "("
-            raise ValueError(f"{key}: must be in {brackets}{lo}, {hi}), got {v!r}")
-    b = opts["blend"]
-    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 0 <= b <= 8:
-        raise ValueError(
-            f"blend: number of blended stencil sizes must be an integer in 0..8, got {b!r}"
-        )
-    kind = opts["blend_kind"]
-    if kind not in ("sizes", "taper"):
-        raise ValueError(f"blend_kind: expected 'sizes' or 'taper', got {kind!r}")
-    if kind == "taper" and b not in (0, 2):
-        raise ValueError(f"blend_kind: 'taper' spans two stencil sizes (blend=2), got blend={b}")
-    every = opts["amg_every"]
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"amg_every: must be an integer >= 1, got {every!r}")
-    method_for(opts["solver"], 0)  # raises for an unknown solver
-    return opts
 
 
 def conditions(domain: Any, bcs: Any) -> Callable[[Any], Rows]:
@@ -69,20 +29,22 @@ def conditions(domain: Any, bcs: Any) -> Callable[[Any], Rows]:
         raise ValueError(f"bcs: no condition for the boundary groups {missing}")
     bad = [g for g, c in bcs.items() if not isinstance(c, Condition)]
     if bad:
-        raise ValueError(f"bcs: groups {bad} need ro.studies.Dirichlet, Neumann or Robin")
+        raise ValueError(f"bcs: groups {bad} need ro.Dirichlet, ro.Neumann or ro.Robin")
     if all(isinstance(c, Neumann) or c.alpha == 0 for c in bcs.values()):
         raise ValueError(
             "bcs: every group has a Neumann condition, so u is fixed only up to a constant "
             "(the system is singular); give one group a Dirichlet or Robin condition"
         )
-    order = [(bcs[g], i) for i, g in enumerate(names)]
 
     def rows_of(nodes) -> Rows:
         kind, group = np.asarray(nodes.kind), np.asarray(nodes.group)
         group = np.where(kind != 0, group, -1)
-        blocks = ((bc, np.flatnonzero(group == i)) for bc, i in order)
+        blocks = [(g, bcs[g], np.flatnonzero(group == i)) for i, g in enumerate(names)]
+        blocks = [b for b in blocks if b[2].size]
         return Rows(
-            interior=np.flatnonzero(kind == 0), boundary=tuple(b for b in blocks if b[1].size)
+            interior=np.flatnonzero(kind == 0),
+            boundary=tuple((bc, r) for _, bc, r in blocks),
+            names=tuple(g for g, _, _ in blocks),
         )
 
     return rows_of
@@ -109,3 +71,60 @@ def _values(name: str, fn: Callable, x: jax.Array, idx: np.ndarray) -> None:
     bad = np.flatnonzero(~np.isfinite(v))
     if bad.size:
         raise ValueError(f"{name}: NaN or inf at nodes {fmt_indices(idx[bad])}")
+
+
+#: A known solution whose residual in the PDE exceeds this many times the
+#: discretization's own consistency error is taken to solve another PDE.
+FORM_FACTOR = 10.0
+
+#: A boundary condition whose data differ from the known solution's by more than this
+#: relative RMS (normals of curved boundaries are only approximate) is another condition.
+CONDITION_RTOL = 0.05
+
+FORM = (
+    "the study solves L u = source in the domain (L the operator, {op}) with each group's "
+    "condition; for the Laplacian, -Δu = f means source = -f"
+)
+
+
+def pde_form(
+    operator: Any, source: Callable, rows: Rows, nodes: Any, exact: Callable, basis: Any, k: int
+) -> None:
+    """Check that ``exact`` solves ``L u = source`` and each condition, where it can be
+    checked: ``L u_exact`` against ``source`` at the interior nodes (a mismatch far above
+    the RBF-FD consistency error of L on u_exact there is an error), and each
+    condition applied to ``u_exact`` against its data on its group's nodes."""
+    x = jnp.asarray(nodes.points)
+    form = FORM.format(op=operator)
+    u = np.asarray(jax.vmap(exact)(x))
+    r = rows.interior
+    if r.size:
+        lu = point_values("exact", jax.vmap(operator(exact)), x[r])
+        f = point_values("source", jax.vmap(source), x[r])
+        adjl = find_neighbors(nodes.points, k)[r]
+        w = np.asarray(build_weights(operator, x, x[r], adjl, basis))
+        level = _rms(np.sum(w * u[adjl], axis=1) - lu)
+        miss = _rms(lu - f)
+        if miss > FORM_FACTOR * level + 1e-10 * max(_rms(lu), _rms(f)):
+            raise ValueError(
+                f"source: L u_exact differs from source at the interior nodes by an RMS of "
+                f"{miss:.3g} ({miss / max(_rms(f), _rms(lu)):.3g} relative), far above the "
+                f"discretization level {level:.3g}; {form}. Largest at nodes "
+                f"{fmt_indices(r[np.argsort(-np.abs(lu - f))[:5]])}"
+            )
+    nrm = jnp.asarray(nodes.normals)
+    for name, (bc, rr) in zip(rows.names, rows.boundary, strict=True):
+        got = np.asarray(jax.vmap(bc.applied_to(exact))(x[rr], nrm[rr]))
+        want = np.asarray(data_values(bc, x[rr], nrm[rr]))
+        miss, scale = _rms(got - want), max(_rms(got), _rms(want))
+        if miss > CONDITION_RTOL * scale and miss > 1e-10 * max(1.0, _rms(u)):
+            raise ValueError(
+                f"bcs[{name!r}]: the {type(bc).__name__} condition applied to exact differs "
+                f"from its data g by a relative RMS of {miss / scale:.3g} on the group's "
+                f"nodes; {form}"
+            )
+
+
+def _rms(v: Any) -> float:
+    v = np.asarray(v)
+    return float(np.sqrt(np.mean(v**2))) if v.size else 0.0

@@ -22,8 +22,8 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 
-def cells(x: np.ndarray, domain: Any) -> dict[str, np.ndarray]:
-    """Delaunay triangles of ``x`` inside ``domain``, padded to 2 N rows, with a mask."""
+def cells(x: np.ndarray, domain: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Delaunay triangles of ``x`` inside ``domain``, padded to 2 N rows, and their mask."""
     tri = Delaunay(x).simplices
     tri = tri[np.asarray(domain.contains(x[tri].mean(axis=1)))]
     # flat triangles along straight boundaries (collinear boundary nodes) are no cells;
@@ -33,7 +33,7 @@ def cells(x: np.ndarray, domain: Any) -> dict[str, np.ndarray]:
     mask = np.zeros(cap)
     mask[: len(tri)] = 1.0
     pad = np.repeat(tri[:1], cap - len(tri), axis=0)  # a valid triangle: finite gradients
-    return {"cells": np.concatenate([tri, pad])[:cap], "cell_mask": mask}
+    return np.concatenate([tri, pad])[:cap], mask
 
 
 def radius_ratio(x: jax.Array | np.ndarray, tri: jax.Array | np.ndarray) -> jax.Array | np.ndarray:
@@ -47,9 +47,12 @@ def radius_ratio(x: jax.Array | np.ndarray, tri: jax.Array | np.ndarray) -> jax.
     return 16 * area**2 / (la * lb * lc * (la + lb + lc))
 
 
-def penalty(x: jax.Array, aux: dict, floor: float) -> tuple[jax.Array, jax.Array]:
-    """The mean penalty over the valid triangles and their smallest radius ratio."""
-    rho = radius_ratio(x, aux["cells"])
-    m = aux["cell_mask"]
+def penalty(
+    x: jax.Array, tri: jax.Array, mask: jax.Array, floor: float
+) -> tuple[jax.Array, jax.Array]:
+    """The mean penalty over the valid triangles (``mask`` 1) and their smallest radius
+    ratio."""
+    rho = radius_ratio(x, tri)
+    m = mask
     value = jnp.sum(m * jax.nn.relu(floor - rho) ** 2) / jnp.sum(m)
     return value, jnp.min(jnp.where(m > 0, rho, 1.0))

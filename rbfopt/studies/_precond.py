@@ -17,35 +17,47 @@ import jax
 
 from ..sparse.amg import AMG, MisfitError, amg
 from ..sparse.solve import linsolve
+from .options import SOLVERS, LayoutOptions
 
 #: ``solver="auto"`` takes the Krylov path from this many nodes (on the CPU; always on
 #: accelerators): below it SuperLU's factorization is the faster step.
 KRYLOV_FROM = 20_000
 
 
+#: What a study's Krylov non-convergence error advises (the study's option names, not
+#: :func:`rbfopt.linsolve`'s).
+ADVICE = (
+    "pass solver='direct' to the study (on the command line: -O solver=direct), or "
+    "loosen solver_tol / adjoint_tol"
+)
+
+
 def method_for(solver: str, n: int) -> str:
-    """``"direct"`` or ``"krylov"`` for a study of ``n`` nodes (``solver``: also "auto").
+    """The global solve of a system of ``n`` unknowns, resolved once: ``"direct"`` or
+    ``"krylov"`` (``solver``: one of those, or ``"auto"``).
 
     Examples:
       >>> from rbfopt.studies._precond import method_for
       >>> method_for("auto", 1000), method_for("auto", 10**6), method_for("krylov", 10)
       ('direct', 'krylov', 'krylov')
     """
-    if solver not in ("auto", "direct", "krylov"):
+    if solver not in SOLVERS:
         raise ValueError(f"solver: expected 'auto', 'direct' or 'krylov', got {solver!r}")
     if solver != "auto":
         return solver
     return "krylov" if n >= KRYLOV_FROM or jax.default_backend() != "cpu" else "direct"
 
 
-def solve(A: Any, rhs: Any, opts: dict[str, Any], precond: AMG | None = None) -> Any:
-    """``A^-1 rhs`` by a study's solver: with ``precond``, BiCGStab to
-    ``opts["solver_tol"]`` (its transposed solves to ``opts["adjoint_tol"]``);
-    without, :func:`rbfopt.linsolve`'s default (SuperLU on the CPU)."""
-    if precond is None:
-        return linsolve(A, rhs)
-    tols = {"tol": opts["solver_tol"], "adjoint_tol": opts["adjoint_tol"]}
-    return linsolve(A, rhs, "krylov", precond=precond, **tols)
+def solve(A: Any, rhs: Any, method: str, opts: LayoutOptions, precond: AMG | None = None) -> Any:
+    """``A^-1 rhs`` by the resolved ``method``: ``"direct"`` is SuperLU whatever the size
+    or device; ``"krylov"`` is BiCGStab with ``precond`` to ``opts.solver_tol`` (its
+    transposed solves to ``opts.adjoint_tol``), its failure naming the study's options."""
+    if method == "direct":
+        return linsolve(A, rhs, "direct")
+    return linsolve(
+        A, rhs, "krylov", precond=precond, tol=opts.solver_tol,
+        adjoint_tol=opts.adjoint_tol, advice=ADVICE,
+    )  # fmt: skip
 
 
 class Hierarchy:

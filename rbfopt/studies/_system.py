@@ -1,9 +1,8 @@
-"""The global RBF-FD system of a study, assembled on traced nodes and stencils.
+"""The pieces of a study's global RBF-FD system: its row sets and weight builder.
 
 Row sets are static (from the node kinds and groups, which an optimization keeps);
-nodes, normals and stencils may be traced. Stencils come from
-:func:`rbfopt.find_neighbors`, which puts each node first in its own stencil, so the
-identity part of Dirichlet and Robin rows sits in column 0.
+nodes, normals and stencils may be traced. The system itself is assembled by
+:func:`rbfopt.fd.assemble` and :func:`rbfopt.fd.right_hand_side`, the one assembly path.
 """
 
 from __future__ import annotations
@@ -18,19 +17,20 @@ import numpy as np
 
 from .._util import pad_rows
 from ..fd.blend import blended_weights, tapered_weights
+from ..fd.conditions import Condition
 from ..fd.weights import build_weights
-from ..operators import Gradient, Identity, Operator
-from ..sparse.matrix import StencilMatrix
+from ..operators import Identity
 from ..stencils import find_neighbors
-from .conditions import Condition, data_values
 
 
 @dataclass(frozen=True)
 class Rows:
-    """Which equation each node owns: interior rows, and per condition its rows."""
+    """Which equation each node owns: interior rows, and per boundary group with nodes
+    its condition and rows (``boundary``) and its name (``names``, aligned)."""
 
     interior: np.ndarray
     boundary: tuple[tuple[Condition, np.ndarray], ...]
+    names: tuple[str, ...] = ()
 
 
 #: Rows of one rematerialized block of a large weight build in a study's loss: its
@@ -73,35 +73,6 @@ def in_blocks(build, block: int):
         return w.reshape((nb * block,) + w.shape[2:])[:m]
 
     return blocked
-
-
-def assemble(
-    op: Operator,
-    source,
-    rows: Rows,
-    x: jax.Array,
-    normals: jax.Array,
-    adjl: jax.Array,
-    basis: Any,
-    weights=build_weights,
-) -> tuple[StencilMatrix, jax.Array]:
-    """The global system ``(A, rhs)`` at the nodes ``x``, with stencil weights from
-    ``weights`` (:func:`weights_for`)."""
-    n, k = adjl.shape
-    values = jnp.zeros((n, k), x.dtype)
-    rhs = jnp.zeros(n, x.dtype)
-    r = rows.interior
-    if r.size:
-        values = values.at[r].set(weights(op, x, x[r], adjl[r], basis))
-        rhs = rhs.at[r].set(jax.vmap(source)(x[r]))
-    for bc, r in rows.boundary:
-        w = jnp.zeros((r.size, k), x.dtype).at[:, 0].set(bc.alpha)
-        if bc.beta:
-            g = weights(Gradient(), x, x[r], adjl[r], basis)  # (m, k, d)
-            w = w + bc.beta * jnp.einsum("mkd,md->mk", g, normals[r])
-        values = values.at[r].set(w)
-        rhs = rhs.at[r].set(data_values(bc, x[r], normals[r]))
-    return StencilMatrix(values, adjl), rhs
 
 
 def interpolate(points: np.ndarray, u: Any, y: np.ndarray, basis: Any, k: int) -> jax.Array:

@@ -1,8 +1,10 @@
 """``node_layout``: a node-layout study on any domain, operator and boundary conditions.
 
-The study (an :class:`rbfopt.Problem`) moves the nodes of an RBF-FD discretization of
+The study solves **L u = source** in the domain with one boundary condition per group
+(for the Laplacian, the Poisson problem -Δu = f has ``source = -f``): an
+:class:`rbfopt.Problem` that moves the nodes of an RBF-FD discretization of
 
-    L u = f  in the domain,     B_g u = g  on each boundary group g,
+    L u = source  in the domain,     B_g u = g  on each boundary group g,
 
 to lower the error of the discrete solution ``u_h``, carried by local RBF
 interpolation to a fixed evaluation set ``Y``. Parameters: all node positions in units
@@ -21,7 +23,8 @@ neighbour lists change under it (plain k-nearest weights jump there). The target
 * ``"reference"``: no solution needed: a reference solution computed once on a finer
   generated node set (spacing ``h / reference_refine``) with a higher-order basis
   (PHS5 + degree 4 by default), on its own nodes. The report estimates how far the
-  reference is from converged by a second, finer reference.
+  reference is from converged by a second, finer reference, and says in words whether
+  that carries the claimed factor (:mod:`rbfopt.studies._report`).
 
 With ``mesh_weight > 0`` (2-D), the loss adds ``mesh_weight`` times a penalty on
 Delaunay triangles of radius ratio below ``mesh_ratio_floor`` (``_mesh_term``), for
@@ -39,49 +42,27 @@ from scipy.spatial import cKDTree
 
 from .. import nodes as _nodes
 from ..basis import PHS
+from ..fd.boundary import assemble, right_hand_side
 from ..operators import Laplacian
 from ..problem import Problem
 from ..sparse.amg import amg
 from ..stencils import autoselect_k, find_neighbors
 from . import _checks
 from ._precond import method_for, solve
-from ._problem import build
-from ._system import assemble
+from ._problem import LayoutStudy, Target
+from .options import LayoutOptions
 
 #: Driver settings of a node-layout study, for a problem file's ``DEFAULTS``. Positions
 #: are in units of h, so ``lr`` is a fraction of the spacing at any node count. Stencils
-#: are refreshed every step: the objective jumps when neighbour lists change, and stale
-#: stencils let the optimizer exploit lists that a fresh search would not pick (errors
-#: that come back at the next refresh). The jumps themselves are gone: weights are
-#: blended over stencil sizes (``blend``, :func:`rbfopt.fd.blended_weights`), so the
-#: loss is continuous in the nodes and the steps can settle.
+#: are refreshed every step: stale stencils let the optimizer exploit lists that a fresh
+#: search would not pick (errors that come back at the next refresh); the weights are
+#: blended over stencil sizes, so the loss is continuous across the refreshes.
 DEFAULTS = {
     "steps": 100,
     "optimizer": "adam",
     "lr": 0.037,
     "schedule": "cosine",
     "restencil_every": 1,
-}
-
-TUNING = {
-    "mu": 10.0,  # barrier weight
-    "spacing_floor": 0.3,  # barrier distance, in units of h
-    "margin": 0.25,  # interior depth and corner gap of the projection, in units of h
-    "fine": 2.0,  # exact objective: evaluation grid spacing h / fine
-    "reference_refine": 4.0,  # reference spacing h / reference_refine
-    "reference_basis": PHS(5, poly_deg=4),
-    "max_reference_nodes": 400_000,
-    "max_eval_points": 20_000,
-    "blend": 2,  # stencil sizes k..k+blend-1 blended: a loss continuous in the nodes
-    "blend_taper": 0.3,  # of rbfopt.fd.blended_weights
-    "blend_kind": "sizes",  # "taper": rbfopt.fd.tapered_weights, one local solve (blend=2)
-    "mesh_weight": 0.0,  # > 0: the triangle-shape term for finite-element users (2-D)
-    "mesh_ratio_floor": 0.6,  # radius ratio 2 r / R below which triangles are penalized
-    "solver": "auto",  # global solve: "direct" (SuperLU), "krylov" (BiCGStab + AMG), "auto"
-    "solver_tol": 1e-10,  # relative residual of the Krylov solves
-    "adjoint_tol": 1e-6,  # ... of their transposed solves (the gradient's)
-    "amg_every": 20,  # restencils between AMG set-ups (the hierarchy is carried over between)
-    "name": "node_layout",
 }
 
 
@@ -98,50 +79,53 @@ def node_layout(
     objective: str = "reference",
     exact: Any = None,
     seed: int = 0,
-    **tuning: Any,
+    solver: str = "auto",
+    **options: Any,
 ) -> Problem:
-    """Build a node-layout study (see the module docstring).
+    """Build a study of ``L u = source`` with ``bcs`` whose nodes move to lower the
+    error of the RBF-FD solution (see the module docstring).
 
     Args:
       domain: a :mod:`rbfopt.geometry` domain.
-      source: ``f``, a JAX function of one point ``x`` (d,) -> scalar.
-      bcs: maps every boundary group name to :class:`~rbfopt.studies.Dirichlet`,
-        :class:`~rbfopt.studies.Neumann` or :class:`~rbfopt.studies.Robin`.
+      source: the right-hand side of ``L u = source``, a JAX function of one point
+        ``x`` (d,) -> scalar. For the Laplacian, ``-Δu = f`` means ``source = -f``.
+      bcs: maps every boundary group name to :class:`~rbfopt.Dirichlet`,
+        :class:`~rbfopt.Neumann` or :class:`~rbfopt.Robin`.
       operator: the scalar operator ``L`` (any :mod:`rbfopt.operators` description,
         sums and ``Custom`` included); default the Laplacian.
       n: about how many nodes (default 1000); or ``spacing``: a number or h(x).
       basis: RBF-FD basis (default PHS3 + quadratics); ``k``: stencil size (default
         ``autoselect_k + 4``; with ``blend`` > 0 the smallest of the blended sizes).
       objective: ``"reference"`` (no solution needed) or ``"exact"`` (needs ``exact``).
-      exact: the solution u(x) when known; also reported as the true error.
+      exact: the solution u(x) when known; reported as the true error, and checked
+        against ``source`` and ``bcs`` (a mismatch far above the discretization level
+        is an error that states the form solved).
       seed: seed of the starting node set.
-      **tuning: overrides of :data:`TUNING` (barrier, margins, evaluation sets,
-        ``blend``: 0 for plain k-nearest weights; ``solver``: the global solve,
-        ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab preconditioned by an AMG set
-        up every ``amg_every`` restencils, to ``solver_tol``, gradients' solves to
-        ``adjoint_tol``) or ``"auto"``: Krylov
-        from 20 000 nodes on the CPU and always on accelerators; Krylov is what runs
-        on several devices).
+      solver: the global solve, ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab
+        preconditioned by AMG) or ``"auto"`` (Krylov from 20 000 unknowns on the CPU,
+        always on accelerators), resolved once per system.
+      **options: the fields of :class:`~rbfopt.studies.LayoutOptions` (barrier,
+        margins, evaluation sets, ``blend``, Krylov tolerances, ``name``, ...).
 
     Raises:
       ValueError: naming the argument: a condition for an unknown group, a group
         without one, only Neumann conditions, a source or data that is not finite or
-        of the wrong shape, a reference set over ``max_reference_nodes``, unknown
-        tuning keys.
+        of the wrong shape, an ``exact`` that does not solve ``L u = source`` or its
+        conditions, a reference set over ``max_reference_nodes``, unknown options.
 
     Examples:
       >>> import jax.numpy as jnp, rbfopt as ro
       >>> sq = ro.geometry.Polygon([[0, 0], [1, 0], [1, 1], [0, 1]])
       >>> u = lambda x: jnp.sin(x[0]) * jnp.exp(x[1])          # Laplacian u = 0
       >>> prob = ro.studies.node_layout(
-      ...     sq, source=lambda x: 0.0, bcs={"outer": ro.studies.Dirichlet(u)},
+      ...     sq, source=lambda x: 0.0, bcs={"outer": ro.Dirichlet(u)},
       ...     n=200, objective="exact", exact=u)
       >>> res = ro.optimize.run(prob, "adam", 3, lr=0.02, progress=False)
       >>> bool(res.history[-1]["rms_error"] < 1e-3)
       True
     """
-    opts = _checks.tuning(tuning, TUNING)
-    if opts["mesh_weight"] > 0 and domain.dim != 2:
+    opts = LayoutOptions.of(solver=solver, **options)
+    if opts.mesh_weight > 0 and domain.dim != 2:
         raise ValueError("mesh_weight: the mesh-quality term is for 2-D studies (triangles)")
     operator = Laplacian() if operator is None else operator
     basis = PHS(3, poly_deg=2) if basis is None else basis
@@ -151,8 +135,13 @@ def node_layout(
     _checks.stencil_size(kk, len(start))
     rows = rows_of(start)
     _checks.data(source, rows, start)
+    if exact is not None:
+        _checks.pde_form(operator, source, rows, start, exact, basis, kk)
     target = _target(domain, operator, source, rows_of, objective, exact, h, opts, seed)
-    return build(domain, start, h, rows, operator, source, basis, kk, target, exact, opts)
+    method = method_for(opts.solver, len(start))
+    study = LayoutStudy(domain, start, h, rows, operator, source, basis, kk, target, exact,
+                        opts, method)  # fmt: skip
+    return study.problem()
 
 
 def _start(domain, n, spacing, seed):
@@ -179,43 +168,42 @@ def _target(domain, operator, source, rows_of, objective, exact, h, opts, seed):
     if objective == "exact" and exact is None:
         raise ValueError("exact: objective='exact' needs the solution u(x)")
     if objective == "exact":
-        y = _grid(domain, h / opts["fine"], opts["max_eval_points"], seed)
+        y = _grid(domain, h / opts.fine, opts.max_eval_points, seed)
         u_y = jax.vmap(exact)(jnp.asarray(y))
-        return {"y": y, "u": u_y, "exact": u_y, "kind": "exact"}
+        return Target(y, u_y, u_y, "exact")
 
     def reference(h_ref):
         return reference_solution(domain, operator, source, rows_of, h_ref, opts, seed + 1)
 
-    ref = reference(h / opts["reference_refine"])
-    pick = _subsample(len(ref["points"]), opts["max_eval_points"], seed)
+    ref = reference(h / opts.reference_refine)
+    pick = _subsample(len(ref["points"]), opts.max_eval_points, seed)
     y, u_y = ref["points"][pick], ref["u"][pick]
     true = None if exact is None else jax.vmap(exact)(jnp.asarray(y))
-    return {
-        "y": y,
-        "u": u_y,
-        "exact": true,
-        "kind": "reference",
-        "ref": ref,
-        "refine_again": reference,
-    }
+    return Target(y, u_y, true, "reference", ref, reference)
 
 
-def reference_solution(domain, operator, source, rows_of, h_ref, opts, seed) -> dict:
-    """The solution on a generated node set at spacing ``h_ref`` with the reference basis."""
+def reference_solution(
+    domain, operator, source, rows_of, h_ref: float, opts: LayoutOptions, seed: int
+) -> dict:
+    """The solution on a generated node set at spacing ``h_ref`` with the reference
+    basis, by the global solve resolved for its size."""
     try:
-        ref = _nodes.generate(domain, h_ref, seed=seed, max_nodes=opts["max_reference_nodes"])
+        ref = _nodes.generate(domain, h_ref, seed=seed, max_nodes=opts.max_reference_nodes)
     except ValueError as e:
         raise ValueError(
             f"reference: the reference node set at spacing {h_ref:.4g} is too large ({e}); "
             "raise max_reference_nodes, lower reference_refine or use fewer nodes"
         ) from e
-    basis = opts["reference_basis"]
+    basis = opts.reference_basis
     kr = autoselect_k(domain.dim, basis.poly_deg) + 4
-    x = jnp.asarray(ref.points)
-    adjl = jnp.asarray(find_neighbors(ref.points, kr))
-    A, rhs = assemble(operator, source, rows_of(ref), x, jnp.asarray(ref.normals), adjl, basis)
-    krylov = method_for(opts["solver"], len(ref)) == "krylov"
-    u = solve(A, rhs, opts, amg(A) if krylov else None)
+    x, nrm = jnp.asarray(ref.points), jnp.asarray(ref.normals)
+    adjl = find_neighbors(ref.points, kr)
+    rows = rows_of(ref)
+    sets = {"interior": rows.interior, "conditions": rows.boundary}
+    A = assemble(x, operator, **sets, normals=nrm, basis=basis, adjl=adjl)
+    rhs = right_hand_side(x, source, **sets, normals=nrm)
+    method = method_for(opts.solver, len(ref))
+    u = solve(A, rhs, method, opts, amg(A) if method == "krylov" else None)
     return {
         "points": ref.points,
         "u": np.asarray(u),

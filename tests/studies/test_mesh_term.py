@@ -24,9 +24,11 @@ def test_radius_ratio_by_hand():
 def test_penalty_derivatives():
     x = jnp.asarray(np.random.default_rng(0).random((30, 2)))
     sq = ro.geometry.Polygon([[0, 0], [1, 0], [1, 1], [0, 1]])
-    aux = {k: jnp.asarray(v) for k, v in _mesh_term.cells(np.asarray(x), sq).items()}
-    assert int(aux["cell_mask"].sum()) > 20 and aux["cells"].shape == (60, 3)
-    ro.testing.check_rules(lambda z: _mesh_term.penalty(z, aux, 0.9)[0], x, rtol=1e-5, eps=1e-6)
+    tri, mask = (jnp.asarray(a) for a in _mesh_term.cells(np.asarray(x), sq))
+    assert int(mask.sum()) > 20 and tri.shape == (60, 3)
+    ro.testing.check_rules(
+        lambda z: _mesh_term.penalty(z, tri, mask, 0.9)[0], x, rtol=1e-5, eps=1e-6
+    )
 
 
 @pytest.mark.slow
@@ -49,7 +51,7 @@ def test_mesh_weight_raises_the_worst_triangle():
         )
         res = ro.optimize.run(prob, "adam", 30, lr=0.04, restencil_every=1, progress=False)
         x = np.asarray(prob.to_mesh(res.last_params).points[:, :2])
-        runs[w] = np.min(np.asarray(_mesh_term.radius_ratio(x, _mesh_term.cells(x, sq)["cells"])))
+        runs[w] = np.min(np.asarray(_mesh_term.radius_ratio(x, _mesh_term.cells(x, sq)[0])))
     assert runs[1000.0] > runs[0.0] + 0.1, runs
 
 

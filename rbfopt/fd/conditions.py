@@ -1,4 +1,4 @@
-"""Boundary conditions of a study, one per boundary group: Dirichlet, Neumann, Robin.
+"""Boundary conditions, one per boundary group or row set: Dirichlet, Neumann, Robin.
 
 Each holds a data function ``g``: a number, a JAX function of one point ``x`` (d,)
 or of ``(x, n)`` with ``n`` the outward unit normal there. The condition on a
@@ -31,6 +31,18 @@ class Condition:
     alpha = 1.0  # weight of u in the row
     beta = 0.0  # weight of n . grad u in the row
 
+    def applied_to(self, fn: Callable) -> Callable:
+        """The condition's operator applied to ``fn``: ``(x, n) -> alpha fn(x) + beta
+        n . grad fn(x)``, to compare a known solution with the data ``g``."""
+
+        def applied(x, n):
+            value = self.alpha * fn(x) if self.alpha else 0.0
+            if self.beta:
+                value = value + self.beta * jnp.dot(jax.grad(fn)(x), n)
+            return value
+
+        return applied
+
 
 @dataclasses.dataclass(frozen=True)
 class Dirichlet(Condition):
@@ -38,8 +50,8 @@ class Dirichlet(Condition):
 
     Examples:
       >>> import jax.numpy as jnp, rbfopt as ro
-      >>> bc = ro.studies.Dirichlet(lambda x: x[0] ** 2)
-      >>> ro.studies.data_values(bc, jnp.array([[2.0, 0.0]]), jnp.array([[0.0, -1.0]]))
+      >>> bc = ro.Dirichlet(lambda x: x[0] ** 2)
+      >>> ro.fd.data_values(bc, jnp.array([[2.0, 0.0]]), jnp.array([[0.0, -1.0]]))
       Array([4.], dtype=float64)
     """
 
@@ -50,8 +62,8 @@ class Neumann(Condition):
 
     Examples:
       >>> import jax.numpy as jnp, rbfopt as ro
-      >>> bc = ro.studies.Neumann(lambda x, n: 3.0 * n[0])
-      >>> ro.studies.data_values(bc, jnp.array([[1.0, 0.5]]), jnp.array([[1.0, 0.0]]))
+      >>> bc = ro.Neumann(lambda x, n: 3.0 * n[0])
+      >>> ro.fd.data_values(bc, jnp.array([[1.0, 0.5]]), jnp.array([[1.0, 0.0]]))
       Array([3.], dtype=float64)
     """
 
@@ -65,8 +77,8 @@ class Robin(Condition):
 
     Examples:
       >>> import jax.numpy as jnp, rbfopt as ro
-      >>> bc = ro.studies.Robin(2.0, 1.0, 5.0)
-      >>> bc.alpha, bc.beta, ro.studies.data_values(bc, jnp.zeros((2, 2)), jnp.zeros((2, 2)))
+      >>> bc = ro.Robin(2.0, 1.0, 5.0)
+      >>> bc.alpha, bc.beta, ro.fd.data_values(bc, jnp.zeros((2, 2)), jnp.zeros((2, 2)))
       (2.0, 1.0, Array([5., 5.], dtype=float64))
     """
 

@@ -1,0 +1,124 @@
+"""The end-of-run report of a node-layout study: errors before and after, on points no
+objective used, and whether a reference objective can carry the claimed factor.
+
+A reference objective measures ``|u_h - u_ref|``, not ``|u_h - u|``: by the triangle
+inequality, with ``e_ref = |u_ref - u|`` on the evaluation points,
+
+    |u_h - u| in [obj - e_ref, obj + e_ref],
+
+so the factor the run can claim for the true error is at least
+``(obj_initial - e_ref) / (obj_optimized + e_ref)``. ``e_ref`` is estimated by the
+change of the reference under a further refinement by 1.5 (``reference_change_rms``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ._system import interpolate
+
+#: A reference whose estimated error is at most this share of the optimized objective
+#: error carries the claimed factor to within about that share.
+CONVERGED_SHARE = 0.2
+
+
+def report(study: Any, p: dict) -> dict[str, Any]:
+    """Figures of the starting and the optimized layout ``p`` for ``summary.json``."""
+    start, opts = study.start, study.opts
+    out = {"objective": study.target.kind, "n_nodes": len(start), "h": study.h}
+    out["n_boundary"] = int(np.sum(start.kind != 0))
+    out["n_eval"] = int(study.y.shape[0])
+    out["solve_method"] = study.method
+    check = None if study.exact is None else check_points(study.domain, opts.max_eval_points)
+    for label, q in (("initial", study.init()), ("optimized", p)):
+        out.update(_layout_figures(study, q, label, check))
+    key = "true_rms_error" if study.exact is not None else "objective_rms"
+    out["error_reduction_factor"] = out[f"{key}_initial"] / out[f"{key}_optimized"]
+    if study.target.kind == "reference":
+        out.update(reference_check(study.target, opts))
+        out.update(verdict(out, opts.reference_refine))
+    return out
+
+
+def _layout_figures(study: Any, q: dict, label: str, check: Any) -> dict[str, float]:
+    aux = study.restencil(q)
+    _, metrics, uh = study.evaluate(q, aux)
+    if study.hierarchy is not None:
+        metrics.update(study.solve_stats_at(q, aux))
+    out = {f"{key}_{label}": float(v) for key, v in metrics.items()}
+    xn = np.asarray(study.nodes(q))
+    out[f"min_spacing_{label}"] = float(cKDTree(xn).query(xn, k=2)[0][:, 1].min())
+    if check is not None:
+        u_c = interpolate(xn, uh, check, study.basis, study.k)
+        err = np.sqrt(np.mean((np.asarray(u_c) - jax.vmap(study.exact)(check)) ** 2))
+        out[f"true_rms_error_{label}"] = float(err)
+    return out
+
+
+def check_points(domain: Any, m: int) -> np.ndarray:
+    """``m`` random points inside the domain (seeded): a set no objective uses."""
+    rng = np.random.default_rng(12345)
+    lo, hi = np.asarray(domain.bounds)
+    pts = np.zeros((0, domain.dim))
+    while len(pts) < m:
+        x = lo + (hi - lo) * rng.random((2 * m, domain.dim))
+        pts = np.concatenate([pts, x[np.asarray(domain.contains(x))]])
+    return pts[:m]
+
+
+def reference_check(target: Any, opts: Any) -> dict[str, Any]:
+    """How far the reference is from converged: a second reference, finer by 1.5."""
+    ref = target.ref
+    ref2 = target.refine_again(ref["h"] / 1.5)
+    u2 = interpolate(ref2["points"], ref2["u"], target.y, ref2["basis"], ref2["k"])
+    diff = np.sqrt(np.mean((np.asarray(u2) - np.asarray(target.u)) ** 2))
+    return {
+        "reference_nodes": ref["n"],
+        "reference_check_nodes": ref2["n"],
+        "reference_change_rms": float(diff),
+    }
+
+
+def verdict(out: dict[str, Any], refine: float) -> dict[str, Any]:
+    """Whether the reference carries the claimed factor, in figures and in words.
+
+    Examples:
+      >>> v = verdict({"objective_rms_initial": 1e-2, "objective_rms_optimized": 2e-3,
+      ...              "reference_change_rms": 1e-4}, 4.0)
+      >>> v["reference_converged"], round(v["guaranteed_factor"], 2)
+      (True, 4.71)
+      >>> verdict({"objective_rms_initial": 1e-2, "objective_rms_optimized": 1.3e-3,
+      ...          "reference_change_rms": 5.9e-3}, 4.0)["reference_converged"]
+      False
+    """
+    e_ref = out["reference_change_rms"]
+    before, after = out["objective_rms_initial"], out["objective_rms_optimized"]
+    claimed = before / after
+    floor = max(before - e_ref, 0.0) / (after + e_ref)
+    share = e_ref / after
+    if share <= CONVERGED_SHARE:
+        words = (
+            f"The reference is converged enough for the claimed factor {claimed:.3g}: its "
+            f"estimated error ({e_ref:.2g}) is {share:.0%} of the optimized error "
+            f"({after:.2g}), so the true factor is at least {floor:.3g}."
+        )
+    else:
+        words = (
+            f"The reference is NOT converged enough for the claimed factor {claimed:.3g}: "
+            f"its estimated error ({e_ref:.2g}) is {share:.2g}x the optimized error "
+            f"({after:.2g}), so the objective partly measures the reference's own error and "
+            f"the true factor is only guaranteed to be at least {floor:.3g}. Refine the "
+            f"reference (-O reference_refine={2 * refine:g}, raising max_reference_nodes if "
+            "needed), or give exact= when the solution is known, or check the layout with "
+            "an independent solver."
+        )
+    return {
+        "reference_error_estimate": e_ref,
+        "reference_converged": share <= CONVERGED_SHARE,
+        "guaranteed_factor": floor,
+        "reference_verdict": words,
+    }

@@ -1,0 +1,135 @@
+"""The typed options of a node-layout study: one frozen dataclass that checks itself."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from .._util import check_int
+from ..basis import PHS, RadialBasis
+
+__all__ = ["LayoutOptions", "SOLVERS"]
+
+#: The global solves a study can use (``solver``).
+SOLVERS = ("auto", "direct", "krylov")
+
+# name -> (low, high, low bound included): the real-valued options' ranges
+_RANGES = {
+    "mu": (0.0, np.inf, True),
+    "spacing_floor": (0.0, 1.0, False),
+    "margin": (0.0, 0.5, False),
+    "fine": (0.0, np.inf, False),
+    "reference_refine": (1.0, np.inf, False),
+    "mesh_weight": (0.0, np.inf, True),
+    "mesh_ratio_floor": (0.0, 1.0, False),
+    "blend_taper": (0.0, np.inf, False),
+    "solver_tol": (0.0, 1.0, False),
+    "adjoint_tol": (0.0, 1.0, False),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LayoutOptions:
+    """Options of :func:`rbfopt.studies.node_layout` beyond the PDE and the node count.
+
+    Every field is checked when the object is made (a ValueError naming the field);
+    :meth:`of` builds one from keyword arguments and refuses unknown names.
+
+    Attributes:
+      mu: weight of the barrier against collapsing nodes.
+      spacing_floor: barrier distance, in units of the starting spacing h.
+      margin: interior depth and corner gap of the projection, in units of h.
+      fine: ``objective="exact"``: the evaluation grid's spacing is h / fine.
+      reference_refine: ``objective="reference"``: the reference's spacing is
+        h / reference_refine.
+      reference_basis: basis of the reference solve (PHS5 + quartics).
+      max_reference_nodes: refuse a reference node set larger than this.
+      max_eval_points: at most this many evaluation (and check) points.
+      blend: stencil sizes k..k+blend-1 blended (0: plain k-nearest weights, whose
+        loss jumps as neighbour lists change).
+      blend_taper: taper of :func:`rbfopt.fd.blended_weights`.
+      blend_kind: ``"sizes"`` (blended_weights) or ``"taper"``
+        (:func:`rbfopt.fd.tapered_weights`, one local solve; blend=2).
+      mesh_weight: > 0 adds the triangle-shape term for finite-element users (2-D).
+      mesh_ratio_floor: radius ratio 2 r / R below which triangles are penalized.
+      solver: the global solve: ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab + AMG)
+        or ``"auto"`` (Krylov from 20 000 unknowns on the CPU, always on accelerators).
+      solver_tol: relative residual of the Krylov solves.
+      adjoint_tol: relative residual of their transposed solves (the gradient's).
+      amg_every: restencils between AMG set-ups (the hierarchy is carried over between).
+      name: the study's name (runs, plots).
+
+    Examples:
+      >>> from rbfopt.studies import LayoutOptions
+      >>> LayoutOptions.of(mu=5.0).mu, LayoutOptions().solver
+      (5.0, 'auto')
+      >>> LayoutOptions.of(barrier=1.0)  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: options: unknown study options ['barrier']; known: ...
+    """
+
+    mu: float = 10.0
+    spacing_floor: float = 0.3
+    margin: float = 0.25
+    fine: float = 2.0
+    reference_refine: float = 4.0
+    reference_basis: RadialBasis = dataclasses.field(default_factory=lambda: PHS(5, poly_deg=4))
+    max_reference_nodes: int = 400_000
+    max_eval_points: int = 20_000
+    blend: int = 2
+    blend_taper: float = 0.3
+    blend_kind: str = "sizes"
+    mesh_weight: float = 0.0
+    mesh_ratio_floor: float = 0.6
+    solver: str = "auto"
+    solver_tol: float = 1e-10
+    adjoint_tol: float = 1e-6
+    amg_every: int = 20
+    name: str = "node_layout"
+
+    @classmethod
+    def of(cls, **given: Any) -> LayoutOptions:
+        """Options from keyword arguments; unknown names are an error naming them."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"options: unknown study options {unknown}; known: {sorted(known)}")
+        return cls(**given)
+
+    def __post_init__(self) -> None:
+        for key, (lo, hi, closed) in _RANGES.items():
+            v = getattr(self, key)
+            real = isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+            if not (real and (lo <= v if closed else lo < v) and v < hi):
+                brackets = "[" if closed else "("
+                raise ValueError(f"{key}: must be in {brackets}{lo:g}, {hi:g}), got {v!r}")
+        check_int("blend", self.blend, 0, 8, what="number of blended stencil sizes")
+        check_int("amg_every", self.amg_every, 1, what="restencils between AMG set-ups")
+        check_int("max_reference_nodes", self.max_reference_nodes, 1)
+        check_int("max_eval_points", self.max_eval_points, 1)
+        if self.blend_kind not in ("sizes", "taper"):
+            raise ValueError(f"blend_kind: expected 'sizes' or 'taper', got {self.blend_kind!r}")
+        if self.blend_kind == "taper" and self.blend not in (0, 2):
+            raise ValueError(
+                f"blend_kind: 'taper' spans two stencil sizes (blend=2), got blend={self.blend}"
+            )
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver: expected 'auto', 'direct' or 'krylov', got {self.solver!r}")
+        if not isinstance(self.reference_basis, RadialBasis):
+            raise ValueError(
+                f"reference_basis: expected an rbfopt basis (e.g. ro.PHS(5, poly_deg=4)), "
+                f"got {type(self.reference_basis).__name__}"
+            )
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name: expected a non-empty string, got {self.name!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options as a plain dict (for ``Problem.options`` and summaries)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any) -> LayoutOptions:
+        """A copy with ``changes`` (checked again)."""
+        return dataclasses.replace(self, **changes)
