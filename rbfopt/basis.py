@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._util import check_int
+
 __all__ = ["RadialBasis", "PHS", "IMQ", "Gaussian", "MQ", "safe_norm", "safe_sqrt"]
 
 
@@ -80,11 +82,7 @@ def _is_concrete(x: Any) -> bool:
 
 
 def _check_poly_deg(poly_deg: Any) -> int:
-    if isinstance(poly_deg, bool) or not isinstance(poly_deg, (int, np.integer)) or poly_deg < -1:
-        raise ValueError(
-            f"poly_deg: must be an integer >= -1 (-1: no polynomial), got {poly_deg!r}"
-        )
-    return int(poly_deg)
+    return check_int("poly_deg", poly_deg, -1, what="polynomial degree (-1: no polynomial)")
 
 
 def _check_eps(eps: Any) -> Any:

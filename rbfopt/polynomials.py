@@ -21,6 +21,8 @@ from math import comb
 import jax.numpy as jnp
 import numpy as np
 
+from ._util import check_int
+
 __all__ = ["exponents", "num_monomials", "monomials"]
 
 
@@ -65,11 +67,9 @@ def exponents(d: int, deg: int) -> np.ndarray:
              [1, 1],
              [0, 2]], dtype=int32)
     """
-    if d not in (1, 2, 3):
-        raise ValueError(f"d: dimension must be 1, 2 or 3, got {d}")
-    if deg < -1:
-        raise ValueError(f"deg: polynomial degree must be >= -1, got {deg}")
-    return _exponents(int(d), int(deg))
+    d = check_int("d", d, 1, 3, what="dimension")
+    deg = check_int("deg", deg, -1, what="polynomial degree (-1: none)")
+    return _exponents(d, deg)
 
 
 def monomials(x: jnp.ndarray, deg: int, axis: int = -1) -> jnp.ndarray:

@@ -12,7 +12,7 @@ from math import comb
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ._util import fmt_indices
+from ._util import check_int, fmt_indices
 
 __all__ = ["find_neighbors", "autoselect_k", "check_points", "check_stencils"]
 
@@ -25,8 +25,8 @@ def autoselect_k(d: int, poly_deg: int) -> int:
       >>> ro.autoselect_k(2, 2), ro.autoselect_k(3, 1), ro.autoselect_k(1, -1)
       (12, 8, 3)
     """
-    if d not in (1, 2, 3):
-        raise ValueError(f"d: dimension must be 1, 2 or 3, got {d}")
+    d = check_int("d", d, 1, 3, what="dimension")
+    poly_deg = check_int("poly_deg", poly_deg, -1, what="polynomial degree (-1: none)")
     m = comb(poly_deg + d, d) if poly_deg >= 0 else 0
     return max(2 * m, 2 * d + 1)
 
@@ -92,8 +92,7 @@ def find_neighbors(data: object, k: int, eval_points: object | None = None) -> n
     """
     x = check_points(data, "data")
     n, d = x.shape
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k: stencil size must be a positive integer, got {k!r}")
+    k = check_int("k", k, 1, what="stencil size")
     if k > n:
         raise ValueError(f"k: stencil size {k} exceeds the number of data points N={n}")
     tree = cKDTree(x)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .._util import check_int
 from ..basis import RadialBasis, safe_norm
 from ..operators import Operator
 from .weights import build_weights, tapered_build
@@ -71,10 +72,8 @@ def blended_weights(
     """
     adjl = jnp.asarray(adjl, dtype=jnp.int32)
     big_k = adjl.shape[1]
-    if isinstance(sizes, bool) or not isinstance(sizes, int) or not 1 <= sizes < big_k:
-        raise ValueError(
-            f"sizes: expected an integer in 1..{big_k - 1} (adjl has K={big_k}), got {sizes!r}"
-        )
+    what = f"number of blended stencil sizes (adjl has K={big_k})"
+    sizes = check_int("sizes", sizes, 1, big_k - 1, what=what)
     x, pts, ranked, rank, share = _ranked(data, eval_points, adjl, sizes, taper)
     w = None
     for j, m in enumerate(range(big_k - sizes, big_k)):

@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._util import fmt_indices, is_tracer, pad_rows
+from .._util import check_int, fmt_indices, is_tracer, pad_rows
 from ..basis import PHS, RadialBasis
 from ..operators import Operator
 from ..polynomials import num_monomials
@@ -310,12 +310,7 @@ def tapered_build(
             )
         )
     adjl = jnp.asarray(adjl, dtype=jnp.int32)
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, (int, np.integer))
-        or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
+    chunk_size = check_int("chunk_size", chunk_size, 1, what="stencils per chunk", allow_none=True)
     k, d = adjl.shape[1], data.shape[1]
     chunk = int(_backend.default_chunk(k, d) if chunk_size is None else chunk_size)
     w, q = _build(op, data, eval_points, adjl, basis, chunk, solver, last=last)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from .._util import check_int
+
 __all__ = ["is_concrete", "check_grid", "check_periodic_ends", "check_queries", "check_deriv"]
 
 _SHOW = 8  # offending indices quoted in a message
@@ -84,11 +86,11 @@ def check_queries(xq, lo, hi, name: str, inside_required: bool) -> None:
 
 def check_deriv(deriv, ndim: int, max_order: int, name: str = "deriv") -> tuple[int, ...]:
     """``deriv`` → one non-negative order ≤ ``max_order`` per axis."""
-    if isinstance(deriv, (int, np.integer)):
+    if isinstance(deriv, (int, np.integer)) and not isinstance(deriv, bool):
         if ndim != 1 and deriv != 0:
             raise ValueError(f"{name}: an N-D interpolant takes one order per axis, got {deriv}")
-        deriv = (int(deriv),) * ndim
-    deriv = tuple(int(d) for d in deriv)
-    if len(deriv) != ndim or any(d < 0 or d > max_order for d in deriv):
+        deriv = (deriv,) * ndim
+    deriv = tuple(deriv) if np.iterable(deriv) else (deriv,)
+    if len(deriv) != ndim:
         raise ValueError(f"{name}: expected {ndim} order(s) in 0..{max_order}, got {deriv}")
-    return deriv
+    return tuple(check_int(name, d, 0, max_order, what="derivative order") for d in deriv)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._util import point_values
+from .._util import check_int, point_values
 
 Spacing = Callable[[np.ndarray], np.ndarray]
 
@@ -65,7 +65,6 @@ def spacing_for(domain: Any, n: int) -> float:
       >>> bool(0.9 < len(ro.nodes.generate(sq, h)) / 2000 < 1.1)
       True
     """
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise ValueError(f"n: expected a positive integer node count, got {n!r}")
+    n = check_int("n", n, 1, what="node count")
     d = int(domain.dim)
     return float((domain.measure * PACKING * DENSITY[d] / n) ** (1 / d))
