@@ -55,7 +55,7 @@ def matched(domain, c, n: int, ratio: float, radius: float):
 def true_error(mod, options, spacing) -> tuple[int, float]:
     spec = mod.spec(options.get("width", 0.08))
     k = options.get("k") or None
-    blend = options.get("blend", ro.studies.TUNING["blend"])
+    blend = options.get("blend", ro.studies.LayoutOptions().blend)
     prob = ro.studies.node_layout(
         mod.DOMAIN, **spec, spacing=spacing, k=k, blend=blend, objective="exact"
     )

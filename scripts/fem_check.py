@@ -25,7 +25,7 @@ from skfem.helpers import dot, grad
 from rbfopt import mesh as export
 from rbfopt.app.catalog import load_module
 from rbfopt.mesh import quality as mesh_quality
-from rbfopt.mesh import triangulate as solver_mesh
+from rbfopt.mesh import triangulate as fe_mesh
 
 
 def p2_error(mesh_path: str, u, f) -> float:
@@ -57,7 +57,7 @@ def main() -> None:
     print(f"{'mesh':<40} {'nodes':>6} {'min angle':>9} {'P2 L2 error':>12}")
     for run in args.runs:
         start = meshio.read(os.path.join(run, "initial.vtu"))
-        m0 = solver_mesh(start.points[:, :2], mod.DOMAIN)
+        m0 = fe_mesh(start.points[:, :2], mod.DOMAIN)
         path0 = export.write(m0, os.path.join(run, "fem_initial.msh"))
         for label, path in (("initial", path0), ("optimized", os.path.join(run, "mesh.msh"))):
             q = mesh_quality(meshio.read(path))
