@@ -279,6 +279,10 @@ def test_bad_chunk_size(x, adjl, chunk):
 def test_autoselect_k_bad_dimension():
     with pytest.raises(ValueError, match=r"d: dimension must be an integer in 1\.\.3"):
         ro.autoselect_k(4, 2)
+    with pytest.raises(ValueError, match="d: dimension must be an integer"):
+        ro.autoselect_k(True, 2)
+    with pytest.raises(ValueError, match="poly_deg: polynomial degree"):
+        ro.autoselect_k(2, 1.5)
 
 
 def test_check_rules_bad_mode():

@@ -62,5 +62,8 @@ def test_nan_queries_in_adjoint_second_axis():
 def test_bad_deriv_and_mixed_periodic():
     with pytest.raises(ValueError, match="deriv"):
         grid.linear_interp(X, F)(np.array([0.5]), 2)
+    # a fractional order is refused, not truncated (1.5 used to act as 1)
+    with pytest.raises(ValueError, match="deriv: derivative order must be an integer"):
+        grid.cubic_interp(X, F)(np.array([0.5]), 1.5)
     with pytest.raises(ValueError, match="bc"):
         grid.cubic_interp(X, F, bc=(grid.Periodic(), grid.Natural()))
