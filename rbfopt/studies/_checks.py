@@ -109,8 +109,8 @@ def pde_form(
             raise ValueError(
                 f"source: L u_exact differs from source at the interior nodes by an RMS of "
                 f"{miss:.3g} ({miss / max(_rms(f), _rms(lu)):.3g} relative), far above the "
-                f"discretization level {level:.3g}; {form}. Largest at nodes "
-                f"{fmt_indices(r[np.argsort(-np.abs(lu - f))[:5]])}"
+                f"discretization level {level:.3g}; {form}. Largest mismatch at nodes "
+                f"{r[np.argsort(-np.abs(lu - f))[:5]].tolist()}"
             )
     nrm = jnp.asarray(nodes.normals)
     for name, (bc, rr) in zip(rows.names, rows.boundary, strict=True):
