@@ -107,7 +107,7 @@ class RBFOperator:
                 f"u: expected shape ({self.n_data},) or ({self.n_data}, m), got {u.shape}"
             )
         # mode="clip" (indices are validated at construction) lets XLA fuse the
-        # gather into the row dot: about 2x faster than u[adjl] on CPU.
+        # gather into the row dot, which u[adjl] does not (docs/performance.md).
         ug = jnp.take(u, self.adjl, axis=0, mode="clip")  # (E, k[, m])
         if not self.out_shape and u.ndim == 1:
             return jnp.sum(self.weights * ug, axis=1)

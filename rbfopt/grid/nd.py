@@ -114,8 +114,8 @@ def scatter(table_shape, qs: tuple[AxisQueries, ...], w: dict, ybar):
     """Adjoint of :func:`contract` in the table: ``c̄[j(q), k] += ȳ_q w_k(q)``.
 
     Written as the exact transpose of :func:`contract` (JAX turns its fused gather into
-    a single scatter-add of the weighted ``k_1⋯k_d`` blocks) — on CPU this measured
-    faster than hand-written per-column scatters.
+    a single scatter-add of the weighted ``k_1⋯k_d`` blocks), faster on CPU than
+    per-column scatters.
     """
     spec = jax.ShapeDtypeStruct(table_shape, ybar.dtype)
     (cbar,) = jax.linear_transpose(lambda t: contract(t, qs, w), spec)(ybar)
