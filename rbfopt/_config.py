@@ -43,6 +43,7 @@ from ._util import check_int
 __all__ = [
     "CPU_OPTIONS",
     "MIN_JAXLIB",
+    "default_cache_dir",
     "enable_compilation_cache",
     "install_xla_flags",
     "jit_options",
