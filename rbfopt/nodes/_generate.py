@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .._util import check_int
 from ._spacing import DENSITY, as_spacing
 from .nodeset import BOUNDARY, FEATURE, NodeSet
 
@@ -74,7 +75,8 @@ def generate(
       a :class:`NodeSet`: features first, then boundary nodes, then interior nodes.
 
     Raises:
-      ValueError: naming ``domain`` when it is not a 2-D or 3-D domain; naming
+      ValueError: naming ``domain`` when it is not a 2-D or 3-D domain; ``repel``
+        when it is not a non-negative integer; naming
         ``spacing`` when it is not positive and finite, when the callable returns the
         wrong shape or non-positive values, or when the estimated node count (measure
         times the mean of density / h^d over a sample of the domain) exceeds
@@ -93,6 +95,7 @@ def generate(
     d = int(getattr(domain, "dim", 0))
     if d not in (2, 3):
         raise ValueError(f"domain: expected a 2-D or 3-D rbfopt.geometry domain, got {domain!r}")
+    repel = check_int("repel", repel, 0, what="number of repulsion steps")
     hfun, hconst = as_spacing(spacing, d)
     rng = np.random.default_rng(seed)
     est = estimate_count(domain, hfun, hconst, rng)

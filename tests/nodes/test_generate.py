@@ -246,3 +246,9 @@ def test_too_many_nodes_callable():
 def test_bad_domain():
     with pytest.raises(ValueError, match="domain: expected a 2-D or 3-D"):
         generate(object(), 0.1)
+
+
+@pytest.mark.parametrize("repel", [-1, 2.5, True])
+def test_bad_repel(repel):
+    with pytest.raises(ValueError, match="repel: number of repulsion steps"):
+        generate(ro.geometry.Polygon(SQUARE), 0.25, repel=repel)
