@@ -8,15 +8,12 @@ coarsest operator as a dense inverse. Applying it (:meth:`AMG.apply`) is one V-c
 in JAX: ``sweeps`` damped-Jacobi sweeps ``x += (omega / rho) D^-1 (b - A x)`` before
 and after the coarse correction ``x += P V_{l+1}(R (b - A x))``.
 
-Why these choices (measured on 2-D RBF-FD Poisson matrices, PHS3 + quadratics, k = 12,
-Dirichlet rows, N = 1e4 / 1e5): smoothed aggregation with Jacobi-smoothed prolongators
-(``weighting="diagonal"``) needs 40 / 41 BiCGStab iterations to 1e-10 with two Jacobi
-sweeps (57 / 60 with one, about as fast; 35 with three, slower), operator complexity
-1.06; ``pyamg.air_solver`` had complexity ~6 and did not reach 1e-10 in 500
-iterations, classical Ruge-Stuben diverged. Prolongators smoothed with
-``weighting="local"`` (a cheaper setup) needed 3x more iterations. Jacobi (not
-Gauss-Seidel) smoothing because it is a gather and an elementwise product on any
-device.
+Why these choices: on 2-D RBF-FD Poisson matrices, smoothed aggregation with
+Jacobi-smoothed prolongators (``weighting="diagonal"``) and two Jacobi sweeps needed
+the fewest BiCGStab iterations for its cost, where air, classical Ruge-Stuben and
+``weighting="local"`` did worse (figures: docs/performance.md, "Sparse solves").
+Jacobi (not Gauss-Seidel) smoothing because it is a gather and an elementwise product
+on any device.
 
 Reuse. The hierarchy is built once per stencil set (outside ``jax.jit``) and serves
 many solves whose values differ a little from the ones it was built from: the finest
@@ -45,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-from .._util import is_tracer
+from .._util import check_int, is_tracer
 from .matrix import StencilMatrix, _csr
 
 __all__ = ["AMG", "amg"]
@@ -109,10 +106,10 @@ def _barrier(x: jax.Array) -> jax.Array:
     """``x``, materialized before it is gathered (on CPU).
 
     XLA's CPU fusion puts the producer of a gathered vector, a row reduction included,
-    into the gather and recomputes it once per gathered entry; chained products then
-    nest that recomputation: ``A (A x)`` cost 12 products instead of 2, one Jacobi
-    sweep plus a restriction 175 ms instead of 5 ms at N = 1e5. ``optimization_barrier``
-    is stripped before fusion on CPU; a conditional's result is a fusion boundary.
+    into the gather and recomputes it once per gathered entry, so chained products
+    nest that recomputation (figures: docs/performance.md, "Sparse solves").
+    ``optimization_barrier`` is stripped before fusion on CPU; a conditional's result
+    is a fusion boundary.
     Its branches must differ and both compute (an identity branch, or two equal ones,
     gave wrong, run-to-run varying results in jaxlib 0.10.2); the ``-y`` branch runs
     only when ``x[0]`` is NaN, where the solve has failed anyway. Not used on
@@ -127,7 +124,7 @@ def _rho(A: sp.csr_matrix, dinv: np.ndarray, iters: int = 30) -> float:
     """|lambda|_max of D^-1 A by power iteration (the Jacobi damping's scale)."""
 
     def norm(v: np.ndarray) -> float:
-        # not np.linalg.norm: a BLAS dot, whose threads were 100x slower on a loaded host
+        # not np.linalg.norm: a BLAS dot, whose threads stall on a loaded host
         return float(np.sqrt(np.sum(v * v)))
 
     rng = np.random.default_rng(0)
@@ -290,7 +287,7 @@ def _transpose_gather(
     entries than ``width``."""
     n, k = adjl.shape
     # the flat positions grouped by column, in row order (a stable sort by column):
-    # scipy's CSR -> CSC conversion is a counting sort, ~6x faster than np.argsort
+    # scipy's CSR -> CSC conversion is a counting sort, faster than np.argsort
     flat = sp.csr_matrix(
         (np.arange(n * k, dtype=np.int64), adjl.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n)
     ).tocsc()
@@ -363,20 +360,11 @@ def amg(
       >>> jax.tree_util.tree_structure(M2) == jax.tree_util.tree_structure(M)
       True
     """
-    import pyamg  # host-only setup dependency
-
     S = _check_setup(A, sweeps, omega, dtype, headroom, like)
     if like is not None:
         sweeps, dtype = like.sweeps, like.dtype
         pyamg_options = {"max_levels": len(like.sizes), **pyamg_options}
-    # pyamg's spectral-radius estimates start from the legacy global generator: seeded
-    # here (and restored), so that every process of a run builds the same hierarchy
-    state = np.random.get_state()  # noqa: NPY002
-    try:
-        np.random.seed(0)  # noqa: NPY002
-        ml = pyamg.smoothed_aggregation_solver(S, **{**DEFAULT_OPTIONS, **pyamg_options})
-    finally:
-        np.random.set_state(state)  # noqa: NPY002
+    ml = _pyamg_hierarchy(S, pyamg_options)
     try:
         plan = _Plan.of(ml, S.shape[0], headroom, like)
         levels, omega0 = _levels(ml, plan, omega, dtype)
@@ -389,16 +377,22 @@ def amg(
     Ac = np.asarray(ml.levels[-1].A.toarray())
     inv = np.zeros((plan.sizes[-1], plan.sizes[-1]))
     inv[: Ac.shape[0], : Ac.shape[0]] = np.linalg.inv(Ac)
-    return AMG(
-        omega0,
-        fine_t,
-        levels,
-        jnp.asarray(inv, dtype),
-        jnp.asarray(stencil_fingerprint(np.asarray(A.adjl)), jnp.int64),
-        sweeps,
-        plan.sizes,
-        dtype,
-    )
+    stamp = jnp.asarray(stencil_fingerprint(np.asarray(A.adjl)), jnp.int64)
+    return AMG(omega0, fine_t, levels, jnp.asarray(inv, dtype), stamp, sweeps, plan.sizes, dtype)
+
+
+def _pyamg_hierarchy(S: sp.csr_matrix, options: dict):
+    """pyamg's smoothed-aggregation hierarchy of ``S``, deterministic: its
+    spectral-radius estimates start from the legacy global generator, seeded here (and
+    restored), so that every process of a run builds the same hierarchy."""
+    import pyamg  # host-only setup dependency
+
+    state = np.random.get_state()  # noqa: NPY002
+    try:
+        np.random.seed(0)  # noqa: NPY002
+        return pyamg.smoothed_aggregation_solver(S, **{**DEFAULT_OPTIONS, **options})
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
 
 
 def _check_setup(A, sweeps, omega, dtype, headroom, like) -> sp.csr_matrix:
@@ -407,8 +401,7 @@ def _check_setup(A, sweeps, omega, dtype, headroom, like) -> sp.csr_matrix:
         raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
     if is_tracer(A.values, A.adjl):
         raise ValueError("A: amg() needs a concrete matrix; set it up outside jax.jit")
-    if not (isinstance(sweeps, int) and sweeps >= 1):
-        raise ValueError(f"sweeps: expected an integer >= 1, got {sweeps!r}")
+    check_int("sweeps", sweeps, 1)
     if not omega > 0:
         raise ValueError(f"omega: expected a positive damping, got {omega!r}")
     if dtype not in ("float32", "float64"):

@@ -1,27 +1,55 @@
 """Matrix-free Krylov solves of :class:`StencilMatrix` systems, JAX-native.
 
-The iteration is ``lineax.BiCGStab`` on the stencil product ``A x`` (a gather and a
-row dot, :meth:`StencilMatrix.matvec`) with right preconditioning by Jacobi
-(``D^-1``, the default) or an :class:`~rbfopt.sparse.AMG` V-cycle. BiCGStab
-because, of the maintained JAX solvers, it alone tests convergence at every step and
-reports its iteration count (lineax's GMRES tests only once per 20-step restart cycle,
-``jax.scipy``'s GMRES and BiCGStab report no count); on RBF-FD Poisson matrices with
-the AMG V-cycle it needs 40 steps (80 V-cycles) at N = 1e4 and 1e5, where GMRES(20)
-with a per-step test would need ~48 V-cycles (pyamg's GMRES, same hierarchy), a saving
-lineax's per-cycle test would give back. Everything runs under ``jax.jit`` on
-any device; no host callback runs inside the iteration.
+The iteration is BiCGStab (van der Vorst's, as in ``lineax.BiCGStab`` and
+``jax.scipy``) on the stencil product ``A x`` (a gather and a row dot,
+:meth:`StencilMatrix.matvec`) with right preconditioning by Jacobi (``D^-1``, the
+default) or an :class:`~rbfopt.sparse.AMG` V-cycle, written here as one
+``jax.lax.while_loop`` so that a breakdown ends the loop with the last iterate
+instead of a NaN (lineax divides by zero, and also after exact convergence when its
+step-size test asks for one more step). BiCGStab because it tests convergence at every
+step at two products per step (the comparison with GMRES: docs/performance.md,
+"Sparse solves"). Everything runs under ``jax.jit`` on any device and on sharded
+arrays; no host callback runs inside the iteration.
 
-Convergence. lineax stops on its recursive residual; :func:`krylov` then computes the
-true relative residual ``|b - A x| / |b|`` (one more product) and, should it exceed
-the target while iterations are left, continues from ``x`` once. The target is
-``max(tol, 8 * floor)`` with ``floor = eps | |A| |x| + |b| | / |b|`` the rounding level
-of the residual itself (no float64 solution, direct ones included, has a smaller
-computed residual): for the RBF-FD Laplacian at N = 1e6 the floor is ~1e-11, so a
-``tol = 1e-10`` is met only with that allowance. A solve that still misses the target
-is an error naming the residual reached and the iteration count: a
-``ValueError`` for concrete input, and under ``jax.jit`` a JAX runtime error with the
-same message, raised from a host callback that runs only after the iteration
-(:func:`raise_if_failed`).
+Identity rows (the lift). A Dirichlet row ``i`` has one non-zero entry, its diagonal
+``a_ii``. BiCGStab's shadow residual is its first residual, ``r_hat = b``; when ``b``
+lives on identity rows only (every Laplace problem with zero source), the first step
+makes the residual exactly zero on those rows (Jacobi; nearly so under the V-cycle) and
+``<r_hat, r>`` vanishes: ``alpha = 0 / 0``, a NaN after 2 steps (or after a few hundred,
+with the V-cycle). So the known part of the solution is taken out first. With ``D``
+the identity rows (detected from the values under ``jax.jit``: rows whose off-diagonal
+entries are all zero and whose diagonal is not), ``F`` the others, and
+``w = b_D / a_DD`` on ``D`` (zero on ``F``):
+
+* ``A x = b``: ``x = w + y`` with ``A y = c``, ``c = b - A w`` on ``F`` and ``c_D = 0``
+  (set exactly), whose solution has ``y_D = 0``. ``c`` lives on ``F``, the shadow
+  residual too, and on ``F`` the iteration is BiCGStab on ``A_FF`` (right
+  preconditioning by Jacobi leaves ``D`` rows at zero).
+* ``A^T z = b`` (reverse mode): in the ordering ``(F, D)``,
+  ``A = [[A_FF, A_FD], [0, a_DD]]`` and ``A^T = [[A_FF^T, 0], [A_FD^T, a_DD]]``, so
+  ``A^T w`` is ``b_D`` on ``D`` and exactly zero on ``F``: ``z = w + y`` with
+  ``A^T y = c``, ``c = b`` on ``F`` and ``c_D = 0``. Here ``y_D = -A_FD^T y_F / a_DD`` is
+  not zero, but the shadow residual ``c`` lives on ``F``, whose rows of ``A^T`` do not
+  see ``y_D`` (``A_FF^T y_F = b_F``): ``<r_hat, r>`` follows the residual of the coupled
+  unknowns instead of vanishing with the identity rows'. A right-hand side on identity
+  rows alone is solved by the lift exactly (``c = 0``, no iteration).
+
+The lift is linear in ``b`` and uses no derivative (the values are
+``stop_gradient``), so the derivative rules of :func:`rbfopt.linsolve` are unchanged.
+
+Convergence and restarts. The loop stops on its recursive residual
+``|c - A y| <= tol |b|``, or on a breakdown (``<r_hat, r> = 0``, ``<r_hat, A M p> = 0``
+or ``omega = 0``, after a minimal-residual step). :func:`krylov` then computes the
+true relative residual ``|b - A x| / |b|`` of the original system (one more product)
+and, should it exceed the target while iterations are left, restarts from the last
+iterate, whose residual is the new shadow residual, up to :data:`MAX_RESTARTS`
+times. The target is ``max(tol, 8 * floor)`` with
+``floor = eps | |A| |x| + |b| | / |b|`` the rounding level of the residual itself (no
+float64 solution, direct ones included, has a smaller computed residual; on large
+RBF-FD Laplacians it exceeds 1e-11). A solve that still misses the target is an error
+naming the residual reached and the iteration count: a ``ValueError`` for concrete
+input, and under ``jax.jit`` a JAX runtime error with the same message, raised from a
+host callback that runs only after the iteration (:func:`raise_if_failed`).
 """
 
 from __future__ import annotations
@@ -31,14 +59,20 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import lineax as lx
 import numpy as np
 
-from .._util import is_tracer
+from .._util import check_int, is_tracer
 from .amg import AMG, _barrier, _diagonal
 from .matrix import StencilMatrix
 
-__all__ = ["KrylovResult", "krylov", "default_maxiter", "failed", "raise_if_failed"]
+__all__ = [
+    "DEFAULT_ADVICE",
+    "KrylovResult",
+    "krylov",
+    "default_maxiter",
+    "failed",
+    "raise_if_failed",
+]
 
 
 class KrylovResult(NamedTuple):
@@ -68,23 +102,67 @@ def _two_norm(v: jax.Array) -> jax.Array:
     return jnp.sqrt(jnp.sum(v * v))
 
 
-def _bicgstab(mv, pc, b, x0, tol, maxiter):
-    n = b.shape[0]
-    struct = jax.ShapeDtypeStruct((n,), b.dtype)
-    bnorm = _two_norm(b)
-    # rtol = 0 and atol = tol |b| with the 2-norm: lineax's scaled test becomes
-    # |r| <= tol |b| (and the step |dx| <= tol |b|)
-    solver = lx.BiCGStab(rtol=0.0, atol=tol * bnorm, norm=_two_norm, max_steps=maxiter)
-    sol = lx.linear_solve(
-        lx.FunctionLinearOperator(mv, struct),
-        b,
-        solver,
-        options={"preconditioner": lx.FunctionLinearOperator(pc, struct), "y0": x0},
-        throw=False,
-    )
-    x = sol.value
-    res = _two_norm(b - mv(x)) / jnp.where(bnorm > 0, bnorm, 1.0)
-    return x, jnp.asarray(sol.stats["num_steps"]), res
+#: Restarts of BiCGStab (from its last iterate, with a new shadow residual) after a
+#: breakdown or a recursive residual that drifted from the true one.
+MAX_RESTARTS = 3
+
+
+def _identity_rows(A: StencilMatrix) -> tuple[jax.Array, jax.Array]:
+    """Rows whose only non-zero entry is a non-zero diagonal (Dirichlet rows), and A's
+    diagonal. Traceable; cancelling off-diagonal duplicates count as entries (such a row
+    is merely not lifted)."""
+    own = A.adjl == jnp.arange(A.shape[0], dtype=A.adjl.dtype)[:, None]
+    diag = jnp.sum(jnp.where(own, A.values, 0.0), axis=1)
+    off = jnp.any(~own & (A.values != 0), axis=1)
+    return ~off & (diag != 0), diag
+
+
+def _bicgstab(mv, pc, c, y0, atol, maxiter):
+    """Right-preconditioned BiCGStab on ``A y = c`` from ``y0`` (shadow residual
+    ``c - A y0``) until the recursive residual is ``<= atol``, ``maxiter`` steps, or a
+    breakdown: (y, steps). A breakdown (``<r_hat, r> = 0`` or ``<r_hat, A M p> = 0``,
+    or ``omega = 0``) ends the loop after a minimal-residual step instead of dividing
+    by zero; the caller restarts from ``y`` with a new shadow residual."""
+    dot = jnp.vdot
+    r_hat = c - mv(y0)
+
+    def cond(st):
+        _, r, *_, k, going = st
+        return going & (k < maxiter) & (_two_norm(r) > atol)
+
+    def body(st):
+        y, r, p, v, rho, alpha, omega, k, _ = st
+        rho_new = dot(r_hat, r)
+        beta = (rho_new / rho) * (alpha / omega)
+        p = r + beta * (p - omega * v)
+        ph = pc(p)
+        v = mv(ph)
+        sigma = dot(r_hat, v)
+        fine = (rho_new != 0) & (sigma != 0) & jnp.isfinite(beta)
+        alpha = jnp.where(fine, rho_new / jnp.where(sigma != 0, sigma, 1.0), 0.0)
+        s = r - alpha * v
+        sh = pc(s)
+        t = mv(sh)
+        tt = dot(t, t)
+        omega = jnp.where(tt > 0, dot(t, s) / jnp.where(tt > 0, tt, 1.0), 0.0)
+        y = y + alpha * ph + omega * sh
+        r = s - omega * t
+        going = fine & (omega != 0) & jnp.isfinite(omega)
+        return y, r, p, v, rho_new, alpha, omega, k + 1, going
+
+    one = jnp.ones((), c.dtype)
+    zero = jnp.zeros_like(c)
+    init = (y0, r_hat, zero, zero, one, one, one, jnp.zeros((), jnp.int_), jnp.array(True))
+    y, *_, k, _ = jax.lax.while_loop(cond, body, init)
+    return y, k
+
+
+def _preconditioner(A: StencilMatrix, fine: StencilMatrix, precond, transpose: bool):
+    if precond is None:
+        dinv = 1.0 / _diagonal(A)
+        return lambda r: dinv * r
+    Ap = StencilMatrix(fine.values.astype(precond.dtype), fine.adjl)  # cast once per solve
+    return lambda r: precond._vcycle(Ap, r, transpose)
 
 
 def _solve1(A: StencilMatrix, b, tol, maxiter, precond, transpose):
@@ -93,43 +171,50 @@ def _solve1(A: StencilMatrix, b, tol, maxiter, precond, transpose):
     fine = A
     if transpose and precond is not None:
         # A^T's products and V-cycle run on its gather form: a scatter-add (rmatvec)
-        # made an adjoint iteration ~3x the cost of a forward one on CPU
+        # made an adjoint iteration several times the cost of a forward one on CPU
         fine = precond.transpose(A)
     mv_ = A.rmatvec if transpose and precond is None else fine.matvec
 
     def mv(x):
         return mv_(_barrier(x))
 
-    def floor(x):
+    pc = _preconditioner(A, fine, precond, transpose)
+    # the lift (module docstring): x = w + y, w = b / a_ii on identity rows; A^T w
+    # is b there and zero elsewhere, so A^T y = b on the other rows and 0 on them
+    ident, diag = _identity_rows(A)
+    w = jnp.where(ident, b / jnp.where(ident, diag, 1.0), 0.0)
+    c = jnp.where(ident, 0.0, b if transpose else b - mv(w))
+    bnorm = _two_norm(b)
+    scale = jnp.where(bnorm > 0, bnorm, 1.0)
+    atol = tol * bnorm
+
+    def residual(y):
+        return _two_norm(b - mv(w + y)) / scale
+
+    def floor(y):
         absA = StencilMatrix(jnp.abs(A.values), A.adjl)
-        ax = absA.rmatvec(jnp.abs(x)) if transpose else absA.matvec(jnp.abs(x))
-        bnorm = _two_norm(b)
-        eps = jnp.finfo(b.dtype).eps
-        return eps * _two_norm(ax + jnp.abs(b)) / jnp.where(bnorm > 0, bnorm, 1.0)
+        ax = absA.rmatvec(jnp.abs(w + y)) if transpose else absA.matvec(jnp.abs(w + y))
+        return jnp.finfo(b.dtype).eps * _two_norm(ax + jnp.abs(b)) / scale
 
-    if precond is None:
-        dinv = 1.0 / _diagonal(A)
+    def done(y, it, res):
+        return (res <= jnp.maximum(tol, 8 * floor(y))) | (it >= maxiter)
 
-        def pc(r):
-            return dinv * r
-    else:
-        Ap = StencilMatrix(fine.values.astype(precond.dtype), fine.adjl)  # cast once per solve
+    def step(st):
+        # the first run, then restarts from y: after a breakdown, or where the
+        # recursive residual drifted from the true one
+        y, it, res, n = st
+        y, k = _bicgstab(mv, pc, c, y, atol, maxiter - it)
+        return y, it + k, residual(y), n + 1
 
-        def pc(r):
-            return precond._vcycle(Ap, r, transpose)
+    def again(st):
+        y, it, res, n = st
+        return (n == 0) | ((n <= MAX_RESTARTS) & ~done(y, it, res))
 
-    x, it, res = _bicgstab(mv, pc, b, jnp.zeros_like(b), tol, maxiter)
-
-    # the recursive residual can drift from the true one: one restart from x
-    def restart(args):
-        x, it, res = args
-        x2, it2, res2 = _bicgstab(mv, pc, b, x, tol, jnp.maximum(maxiter - it, 1))
-        return x2, it + it2, res2
-
-    x, it, res = jax.lax.cond(
-        (res > jnp.maximum(tol, 8 * floor(x))) & (it < maxiter), restart, lambda a: a, (x, it, res)
-    )
-    return x, it, res, floor(x)
+    # c = 0 (b = 0, or b on identity rows only, transposed) takes no step: |r| = 0
+    y = jnp.zeros_like(c)
+    start = (y, jnp.zeros((), jnp.int_), residual(y), jnp.zeros((), jnp.int_))
+    y, it, res, _ = jax.lax.while_loop(again, step, start)
+    return w + y, it, res, floor(y)
 
 
 def krylov(
@@ -157,8 +242,8 @@ def krylov(
       >>> res.x, int(res.iterations) <= 4, bool(res.residual < 1e-10)
       (Array([1., 1., 1.], dtype=float64), True, True)
     """
-    n = A.shape[0]
-    maxiter = default_maxiter(n) if maxiter is None else maxiter
+    maxiter = check_int("maxiter", maxiter, 1, allow_none=True)
+    maxiter = default_maxiter(A.shape[0]) if maxiter is None else maxiter
     return _krylov(A, b, tol, maxiter, precond, transpose)
 
 
@@ -172,12 +257,15 @@ def _krylov(A, b, tol, maxiter, precond, transpose):
     return KrylovResult(*jax.vmap(one, in_axes=1, out_axes=(1, 0, 0, 0))(b))
 
 
-def _message(residual: float, iterations: int, tol: float, maxiter: int) -> str:
+#: The advice of the non-convergence error unless the caller gives its own (``advice=``).
+DEFAULT_ADVICE = "pass precond=rbfopt.sparse.amg(A), raise maxiter, or use method='direct'"
+
+
+def _message(residual: float, iterations: int, tol: float, maxiter: int, advice: str) -> str:
     return (
         f"linsolve: the Krylov solve (BiCGStab) did not converge: relative residual "
         f"{residual:.2e} > tol {tol:.1e} (and > 8x its rounding floor) after {iterations} "
-        f"iterations (maxiter {maxiter}); "
-        "pass precond=rbfopt.sparse.amg(A), raise maxiter, or use method='direct'"
+        f"iterations (maxiter {maxiter}); {advice}"
     )
 
 
@@ -186,25 +274,31 @@ def failed(res: KrylovResult, tol: float) -> jax.Array:
     return jnp.any(~(res.residual <= jnp.maximum(tol, 8 * res.floor)))
 
 
-def raise_if_failed(res: KrylovResult, tol: float, maxiter: int) -> jax.Array:
+def raise_if_failed(
+    res: KrylovResult, tol: float, maxiter: int, *, advice: str | None = None
+) -> jax.Array:
     """``res.x``, or an error naming the residual and iterations if ``tol`` was missed.
 
-    Concrete input raises ``ValueError`` here; traced input gets a host callback, run
-    only on failure (under ``jax.vmap`` for every batch entry, which then checks
-    itself), that raises the same ``ValueError`` inside the computation, so it surfaces
-    as JAX's runtime error carrying the message.
+    ``advice`` (default :data:`DEFAULT_ADVICE`) is the message's last sentence: what
+    the caller can change. Concrete input raises ``ValueError`` here; traced input gets
+    a host callback, run only on failure (under ``jax.vmap`` for every batch entry,
+    which then checks itself), that raises the same ``ValueError`` inside the
+    computation, so it surfaces as JAX's runtime error carrying the message.
     """
+    advice = DEFAULT_ADVICE if advice is None else advice
     bad = failed(res, tol)
     worst = jnp.max(res.residual)
     its = jnp.max(res.iterations)
     if not is_tracer(bad):
         if bool(bad):
-            raise ValueError(_message(float(worst), int(its), tol, maxiter))
+            raise ValueError(_message(float(worst), int(its), tol, maxiter, advice))
         return res.x
 
     def host(bad_, worst_, its_):
         if bool(np.any(bad_)):
-            raise ValueError(_message(float(np.max(worst_)), int(np.max(its_)), tol, maxiter))
+            raise ValueError(
+                _message(float(np.max(worst_)), int(np.max(its_)), tol, maxiter, advice)
+            )
         return np.zeros((), np.float64)
 
     def report(x):

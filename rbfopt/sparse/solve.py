@@ -10,13 +10,9 @@ and back).
 Host callback. The callback is a primitive of its own (``_host_solve_p``) lowered like
 ``jax.pure_callback`` (one call on whole arrays, gathered to one device, in a program
 partitioned over several; batched by ``vmap`` one solve after another) that hands
-SuperLU the operands XLA gives it. ``jax.pure_callback`` (JAX 0.10.2) first copies
-them onto CPU device 0 (``device_put``) and waits for that copy, which with node
-arrays split over several CPU devices (``rbfopt.optimize.run(..., devices=)``) and
-operands from about 1600 rows never completes: the other devices wait in an
-all-reduce of the same program, XLA aborts after 40 s. Gathering the operands first
-(a replicated sharding constraint, or the callback inside a ``jax.shard_map``, on
-every device or on the first alone) did not avoid it.
+SuperLU the operands XLA gives it: ``jax.pure_callback`` first copies them onto CPU
+device 0 and waits for that copy, which never completes when node arrays are split
+over several CPU devices (what was tried: docs/performance.md, "Sparse solves").
 
 Derivative rules. The solve is wrapped in ``jax.lax.custom_linear_solve``: the
 matrix-vector product ``A x`` (gather + row dot) is ordinary JAX code, and
@@ -58,7 +54,7 @@ import scipy.sparse.linalg as spla
 from jax.interpreters import batching, mlir
 
 from .._compat import callback_op_sharding
-from .._util import fmt_indices, is_tracer
+from .._util import check_int, fmt_indices, is_tracer
 from .amg import AMG, stencil_fingerprint
 from .krylov import _krylov, default_maxiter, krylov, raise_if_failed
 from .matrix import StencilMatrix, _csr
@@ -73,9 +69,9 @@ SINGULAR_TOL = 1e-13
 CACHE_SIZE = 4
 
 #: ``method="auto"`` solves systems up to this size directly when the default backend
-#: is the CPU and no ``precond`` is given: there SuperLU beats Jacobi-preconditioned
-#: BiCGStab (N = 1e5: 3.3 s vs 2686 steps, 17 s). The bound (not measured) keeps
-#: SuperLU's fill from exhausting memory; with an AMG ``precond``, or on an
+#: is the CPU and no ``precond`` is given, where SuperLU beats Jacobi-preconditioned
+#: BiCGStab (figures: docs/performance.md, "Sparse solves"). The bound (not measured)
+#: keeps SuperLU's fill from exhausting memory; with an AMG ``precond``, or on an
 #: accelerator, "auto" is Krylov.
 AUTO_DIRECT_MAX = 200_000
 
@@ -234,38 +230,34 @@ def linsolve(
     maxiter: int | None = None,
     precond: AMG | None = None,
     adjoint_tol: float | None = None,
+    advice: str | None = None,
 ) -> jax.Array:
     """Solve ``A x = b`` for a sparse :class:`StencilMatrix` ``A``; b (N,) or (N, m).
-
-    Methods:
 
     * ``"direct"``: SuperLU on the host (exact to rounding; ``tol``/``maxiter`` unused).
     * ``"krylov"``: preconditioned BiCGStab in JAX (:mod:`rbfopt.sparse.krylov`), to a
       true relative residual ``|b - A x| / |b| <= tol`` (or 8x its rounding floor, when
-      that is larger: :mod:`rbfopt.sparse.krylov`) within ``maxiter`` iterations
-      (default :func:`~rbfopt.sparse.krylov.default_maxiter`); ``precond`` an
+      that is larger) within ``maxiter`` iterations (default
+      :func:`~rbfopt.sparse.krylov.default_maxiter`); ``precond`` an
       :class:`~rbfopt.sparse.AMG` from :func:`rbfopt.sparse.amg`, else Jacobi.
-      ``adjoint_tol`` (default ``tol``) is the residual target of the transposed
-      solves of reverse mode: a gradient needs fewer digits than the value (with
-      1e-6 the study's gradient moved 5e-9 relative at N = 1e5, with 30 % fewer
-      adjoint iterations).
+      Identity (Dirichlet) rows are lifted out first: a right-hand side on them alone
+      does not break BiCGStab down. ``adjoint_tol`` (default ``tol``) is the target of
+      the transposed solves of reverse mode (a gradient needs fewer digits).
     * ``"auto"`` (default): ``"direct"`` when the default backend is the CPU, no
       ``precond`` is given and ``N <= AUTO_DIRECT_MAX``; ``"krylov"`` otherwise.
 
+    ``advice``: the sentence that replaces the default advice (naming this function's
+    arguments) in the Krylov non-convergence error, for callers whose users choose
+    the solve through options of other names.
+
     Differentiable w.r.t. ``A.values`` and ``b`` in forward and reverse mode (and
-    their compositions), under ``jax.jit``. Both methods go through
-    ``jax.lax.custom_linear_solve`` with the JAX product ``A x``, so with
-    ``x = A^-1 b``
-
-    * forward: ``dx = A^-1 (db - dA x)``, one more solve;
-    * reverse: ``bbar = A^-T xbar`` and ``Abar[i, j] = -bbar[i] x[adjl[i, j]]``;
-
-    ``A^-T`` is the cached SuperLU factors' transposed solve (``"direct"``: one
-    factorization serves a gradient) or BiCGStab on ``A^T`` with the transposed
-    preconditioner (``"krylov"``). Raises ValueError for mismatched shapes, non-finite
-    entries, singular systems (``"direct"``), a Krylov solve that misses ``tol``
-    (naming the residual and iteration count; under ``jax.jit`` a runtime error with
-    the same message) and bad ``method``/``tol``/``maxiter``.
+    their compositions), under ``jax.jit``, through ``jax.lax.custom_linear_solve``
+    with the JAX product ``A x``: forward ``dx = A^-1 (db - dA x)``; reverse
+    ``bbar = A^-T xbar``, ``Abar[i, j] = -bbar[i] x[adjl[i, j]]``, with ``A^-T`` the
+    cached SuperLU factors' transposed solve or BiCGStab on ``A^T`` with the
+    transposed preconditioner. Raises ValueError for bad arguments, mismatched shapes,
+    non-finite entries, singular systems (``"direct"``) and a Krylov solve that misses
+    ``tol`` (naming residual and iterations; under ``jax.jit`` a runtime error).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -280,68 +272,88 @@ def linsolve(
       Array([[-0.5 , -0.5 ],
              [-0.25, -0.25],
              [-0.25, -0.25]], dtype=float64)
-      >>> x = ro.linsolve(A, jnp.ones(3), "krylov", tol=1e-12)
-      >>> bool(jnp.allclose(x, 1.0, rtol=1e-10))
+      >>> x = ro.linsolve(A, jnp.array([0.0, 0.0, 4.0]), "krylov", tol=1e-12)  # row 2 only
+      >>> bool(jnp.allclose(x, jnp.array([1.0, 2.0, 4.0]), rtol=1e-10))
       True
+      >>> ro.linsolve(A, jnp.ones(3), "krylov", maxiter=1, advice="try solver='direct'")
+      ... # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      ValueError: linsolve: the Krylov solve (BiCGStab) did not converge: ... try solver='direct'
     """
-    if not isinstance(A, StencilMatrix):
-        raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
+    tols, maxiter = _check_options(method, tol, adjoint_tol, maxiter, advice)
+    _check_precond(A, precond, method)
+    b = _check_rhs(b, n := A.shape[0])
+    if method == "auto":
+        cpu = jax.default_backend() == "cpu"
+        method = "direct" if cpu and precond is None and n <= AUTO_DIRECT_MAX else "krylov"
+    if method == "krylov":
+        maxiter = default_maxiter(n) if maxiter is None else maxiter
+        if not is_tracer(A.values, A.adjl):
+            _check_matrix(np.asarray(A.values), np.asarray(A.adjl))
+        if not is_tracer(A.values, A.adjl, b):
+            # nothing to differentiate: solve once and raise a plain ValueError on failure
+            res = krylov(A, b, tol=tols[0], maxiter=maxiter, precond=precond)
+            return raise_if_failed(res, tols[0], maxiter, advice=advice)
+        return _linsolve_krylov(A, b, tols, maxiter, precond, advice)
+    if not is_tracer(A.values, A.adjl):
+        # factor eagerly: errors surface here as ValueError, and the callbacks below
+        # then find the factors in the cache
+        _factor(np.asarray(A.values), np.asarray(A.adjl))
+    return _linsolve(A, b)
+
+
+def _check_options(method, tol, adjoint_tol, maxiter, advice) -> tuple[tuple, int | None]:
+    """Checks of :func:`linsolve`'s options: ``((tol, adjoint_tol), maxiter)``."""
     if method not in ("auto", "direct", "krylov"):
         raise ValueError(f"method: expected 'auto', 'direct' or 'krylov', got {method!r}")
     adjoint_tol = tol if adjoint_tol is None else adjoint_tol
     for name, t in (("tol", tol), ("adjoint_tol", adjoint_tol)):
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1:
             raise ValueError(f"{name}: expected a relative residual in (0, 1), got {t!r}")
-    if maxiter is not None and (
-        isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1
-    ):
-        raise ValueError(f"maxiter: expected a positive integer or None, got {maxiter!r}")
+    maxiter = check_int("maxiter", maxiter, 1, allow_none=True)
+    if advice is not None and not (isinstance(advice, str) and advice.strip()):
+        raise ValueError(f"advice: expected a non-empty sentence (str) or None, got {advice!r}")
+    return (float(tol), float(adjoint_tol)), maxiter
+
+
+def _check_precond(A, precond, method: str) -> None:
+    """Checks of ``A`` and of ``precond`` against it."""
+    if not isinstance(A, StencilMatrix):
+        raise ValueError(f"A: expected a StencilMatrix(values, adjl), got {type(A).__name__}")
+    if precond is None:
+        return
     n = A.shape[0]
-    if precond is not None:
-        if not isinstance(precond, AMG):
-            raise ValueError(
-                f"precond: expected an AMG from rbfopt.sparse.amg(A) or None, "
-                f"got {type(precond).__name__}"
-            )
-        if precond.n != n:
-            raise ValueError(f"precond: built for N = {precond.n}, but A is {n}x{n}")
-        if not is_tracer(A.adjl, precond.stencils) and stencil_fingerprint(
-            np.asarray(A.adjl)
-        ) != int(precond.stencils):
-            raise ValueError(
-                "precond: built for other stencils (A.adjl differs); rebuild it with "
-                "rbfopt.sparse.amg(A) after a restencil"
-            )
-        if method == "direct":
-            raise ValueError("precond: only used by method='krylov' (or 'auto'), not 'direct'")
+    if not isinstance(precond, AMG):
+        raise ValueError(
+            f"precond: expected an AMG from rbfopt.sparse.amg(A) or None, "
+            f"got {type(precond).__name__}"
+        )
+    if precond.n != n:
+        raise ValueError(f"precond: built for N = {precond.n}, but A is {n}x{n}")
+    if not is_tracer(A.adjl, precond.stencils) and stencil_fingerprint(np.asarray(A.adjl)) != int(
+        precond.stencils
+    ):
+        raise ValueError(
+            "precond: built for other stencils (A.adjl differs); rebuild it with "
+            "rbfopt.sparse.amg(A) after a restencil"
+        )
+    if method == "direct":
+        raise ValueError("precond: only used by method='krylov' (or 'auto'), not 'direct'")
+
+
+def _check_rhs(b, n: int) -> jax.Array:
+    """``b`` as a float64 JAX array of shape (n,) or (n, m), finite when concrete."""
     b = jnp.asarray(b) if is_tracer(b) else jnp.asarray(np.asarray(b, dtype=np.float64))
     if b.ndim not in (1, 2) or b.shape[0] != n:
         raise ValueError(
             f"b: expected shape ({n},) or ({n}, m) to match A ({n}x{n}), got {b.shape}"
         )
-    concrete = not is_tracer(A.values, A.adjl, b)
     if not is_tracer(b):
         bad = np.flatnonzero(~np.all(np.isfinite(np.asarray(b).reshape(n, -1)), axis=1))
         if bad.size:
             raise ValueError(f"b: non-finite (NaN/inf) entries at rows {fmt_indices(bad)}")
-    if method == "auto":
-        cpu = jax.default_backend() == "cpu"
-        method = "direct" if cpu and precond is None and n <= AUTO_DIRECT_MAX else "krylov"
-    if method == "krylov":
-        maxiter = default_maxiter(n) if maxiter is None else int(maxiter)
-        if not is_tracer(A.values, A.adjl):
-            _check_matrix(np.asarray(A.values), np.asarray(A.adjl))
-        if concrete:
-            # nothing to differentiate: solve once and raise a plain ValueError on failure
-            return raise_if_failed(
-                krylov(A, b, tol=tol, maxiter=maxiter, precond=precond), tol, maxiter
-            )
-        return _linsolve_krylov(A, b, (float(tol), float(adjoint_tol)), maxiter, precond)
-    if not is_tracer(A.values, A.adjl):
-        # factor eagerly: errors surface here as ValueError, and the callbacks below
-        # then find the factors in the cache
-        _factor(np.asarray(A.values), np.asarray(A.adjl))
-    return _linsolve(A, b)
+    return b
 
 
 @jax.jit
@@ -354,14 +366,19 @@ def _linsolve(A: StencilMatrix, b: jax.Array) -> jax.Array:
     )
 
 
-@partial(jax.jit, static_argnums=(2, 3))
+@partial(jax.jit, static_argnums=(2, 3, 5))
 def _linsolve_krylov(
-    A: StencilMatrix, b: jax.Array, tols: tuple[float, float], maxiter: int, precond: AMG | None
+    A: StencilMatrix,
+    b: jax.Array,
+    tols: tuple[float, float],
+    maxiter: int,
+    precond: AMG | None,
+    advice: str | None,
 ) -> jax.Array:
     def solve(r: jax.Array, transpose: bool) -> jax.Array:
         tol = tols[1] if transpose else tols[0]
         res = _krylov(A, r, tol, maxiter, precond, transpose)
-        return raise_if_failed(res, tol, maxiter)
+        return raise_if_failed(res, tol, maxiter, advice=advice)
 
     return jax.lax.custom_linear_solve(
         A.matvec,
