@@ -1,4 +1,5 @@
-"""Which boundary vertices of a Gmsh mesh lie inside one CAD curve (numpy, host side).
+"""Which boundary vertices of a Gmsh mesh lie inside one CAD curve, which boundary
+triangles inside one CAD surface (numpy, host side).
 
 Gmsh cuts each CAD curve into many line elements; the vertices between them are not
 corners, however coarse the cut. Gmsh records where each mesh point lies (point data
@@ -86,3 +87,18 @@ def vertex_turns(loops: list[np.ndarray], dim_tags: np.ndarray | None, turns: di
     v = np.concatenate(loops)
     turn = np.array([turns.get(int(t), np.nan) for t in dim_tags[v, 1]])
     return np.where(dim_tags[v, 0] == 0, turn, np.nan)
+
+
+def surface_tags(cells: np.ndarray, tags: list | None, dim_tags: np.ndarray | None):
+    """The Gmsh surface tag of each boundary triangle where trusted, else -1 (None
+    without CAD data): an edge between two triangles of one surface is never sharp.
+    A surface is trusted when its triangles touch both a point inside it (2, t) and a
+    point on a CAD curve or CAD point (dimension 0 or 1), as Gmsh writes every surface."""
+    if dim_tags is None or tags is None:
+        return None
+    etag = np.array([-1 if t is None else int(t) for t in tags])
+    vdim, vtag = dim_tags[cells, 0], dim_tags[cells, 1]  # (t, 3)
+    inside = np.unique(etag[np.any((vdim == 2) & (vtag == etag[:, None]), axis=1)])
+    edged = np.unique(etag[np.any(vdim <= 1, axis=1)])
+    ok = (etag > 0) & np.isin(etag, inside) & np.isin(etag, edged)
+    return np.where(ok, etag, -1)

@@ -42,8 +42,8 @@ def from_mesh(
     elements, so the points inside one curve are never corners; where two curves meet,
     the boundary turns by the angle between their tangents (exact for a ``.geo`` file,
     extrapolated along each curve from its elements for a ``.msh`` file), a corner when
-    above ``feature_angle``. Meshes without Gmsh's entity data keep the plain rule:
-    every vertex where consecutive edges turn by more than ``feature_angle``.
+    above ``feature_angle``. In 3-D, an edge between two triangles of one CAD surface
+    is never sharp. Meshes without Gmsh's entity data keep the plain rules.
 
     The mesh is 2-D when its points have two coordinates or all z = 0. When the mesh
     has area cells (triangles/quads in 2-D) or tetrahedra (3-D), the boundary is their
@@ -92,15 +92,12 @@ def from_mesh(
             f"{[blk.type for blk in mesh.cells]}"
         )
     pts, cells, labels = _merge(pts[:, :2] if two_d else pts, cells)
+    dim_tags = _dim_tags(mesh, labels)
     if two_d:
-        dim_tags = _dim_tags(mesh, labels)
         return _polygon(
             pts, cells, labels, groups, tags, dim_tags, turns, feature_angle, name_order
         )
-    angle = 30.0 if feature_angle is None else feature_angle
-    return Surface._from_triangles(
-        pts, cells, groups, "mesh", angle, name_order=name_order, labels=labels
-    )
+    return _surface(pts, cells, labels, groups, tags, dim_tags, feature_angle, name_order)
 
 
 def _polygon(pts, cells, labels, groups, tags, dim_tags, turns, feature_angle, name_order):
@@ -114,6 +111,20 @@ def _polygon(pts, cells, labels, groups, tags, dim_tags, turns, feature_angle, n
         name_order=name_order,
         smooth=_curves.smooth_vertices(loops, order, cells, tags, dim_tags),
         cad_turn=_curves.vertex_turns(loops, dim_tags, turns),
+    )
+
+
+def _surface(pts, cells, labels, groups, tags, dim_tags, feature_angle, name_order):
+    """The domain inside closed shells of triangles, with Gmsh's CAD data where known."""
+    return Surface._from_triangles(
+        pts,
+        cells,
+        groups,
+        "mesh",
+        30.0 if feature_angle is None else feature_angle,
+        name_order=name_order,
+        labels=labels,
+        surfaces=_curves.surface_tags(cells, tags, dim_tags),
     )
 
 

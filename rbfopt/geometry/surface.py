@@ -61,13 +61,23 @@ class Surface(Domain):
 
     @classmethod
     def _from_triangles(
-        cls, vertices, triangles, tri_groups, arg, feature_angle=30.0, name_order=(), labels=None
+        cls,
+        vertices,
+        triangles,
+        tri_groups,
+        arg,
+        feature_angle=30.0,
+        name_order=(),
+        labels=None,
+        surfaces=None,
     ):
         """Triangles with a group name (or None) each, from a mesh file; group names in
-        use are listed in ``name_order`` first."""
+        use are listed in ``name_order`` first; ``surfaces``: the CAD surface of each
+        triangle (-1 unknown), an edge inside one surface is never sharp."""
         self = cls.__new__(cls)
         self._name_order = name_order
         self._labels = labels
+        self._surfaces = surfaces
         self._setup(vertices, triangles, None, tri_groups, feature_angle, arg)
         return self
 
@@ -97,6 +107,9 @@ class Surface(Domain):
         self.element_group = gid
         n, en, vn, other = _normals(v, tri, e1, e2)
         sharp = np.degrees(np.arccos(np.clip(np.sum(n[:, None, :] * n[other], -1), -1, 1)))
+        cad = getattr(self, "_surfaces", None)
+        if cad is not None:  # inside one CAD surface an edge is smooth however coarse
+            sharp[(cad[:, None] == cad[other]) & (cad[:, None] >= 0)] = 0.0
         fe = (sharp > angle) | (gid[:, None] != gid[other])
         fv = np.unique(np.concatenate([tri[fe], tri[:, [1, 2, 0]][fe]]))
         self.feature_ids = fv

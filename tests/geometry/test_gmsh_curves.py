@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rbfopt  # noqa: F401
-from rbfopt.geometry import Polygon, from_mesh
+from rbfopt.geometry import Polygon, Surface, from_mesh
 
 RECT = [(0, 0), (3, 0), (3, 1), (0, 1)]
 _BOX = """Point(1) = {0, 0, 0, lc}; Point(2) = {3, 0, 0, lc}; Point(3) = {3, 1, 0, lc};
@@ -216,3 +216,22 @@ def test_curves_no_physical_group_names_keep_the_default_group(tmp_path):
     assert dom.group_names == ("bottom", "outer") and dom.measure == pytest.approx(2.0)
     corners = [(x, y, z) for x in (0, 1) for y in (0, 2) for z in (0, 1)]
     assert set(corners) <= set(map(tuple, np.round(dom.features, 12)))
+
+
+def test_coarse_sphere_hole_has_no_corner(tmp_path):
+    # in 3-D an edge inside one CAD surface is never sharp, however coarse the triangles
+    pytest.importorskip("gmsh")
+    geo = """SetFactory("OpenCASCADE");
+Box(1) = {0, 0, 0, 1, 1, 1};
+Sphere(2) = {0.5, 0.5, 0.5, 0.25};
+BooleanDifference(3) = { Volume{1}; Delete; }{ Volume{2}; Delete; };
+Mesh.MeshSizeMax = 0.15;
+"""
+    dom = from_mesh(_geo(tmp_path, geo))
+    assert dom.measure == pytest.approx(1 - 4 / 3 * np.pi * 0.25**3, rel=0.02)
+    near_sphere = np.linalg.norm(dom.features - 0.5, axis=1) < 0.3
+    assert not near_sphere.any()
+    corners = [(x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1)]
+    assert set(corners) <= set(map(tuple, np.round(dom.features, 12)))
+    plain = Surface(dom.vertices, dom.elements).features  # the normals' rule alone
+    assert (np.linalg.norm(plain - 0.5, axis=1) < 0.3).any()
