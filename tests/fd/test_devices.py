@@ -59,7 +59,7 @@ def test_sharded_build_matches_one_device():
 
 
 def test_set_host_device_count_bad_n():
-    with pytest.raises(ValueError, match="n: must be a positive integer"):
+    with pytest.raises(ValueError, match=r"n: number of host devices must be an integer >= 1"):
         ro.set_host_device_count(0)
 
 

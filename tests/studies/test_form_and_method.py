@@ -92,3 +92,20 @@ def test_studies_import_nothing_from_the_app():
                 assert not target.startswith(("..app", "rbfopt.app")), (path.name, target)
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("rbfopt.app") for a in node.names), path.name
+
+
+@pytest.mark.parametrize("refine, degree, converged", [(1.2, 2, False), (4.0, 4, True)])
+def test_report_says_whether_the_reference_carries_the_factor(refine, degree, converged):
+    """A coarse reference (h / 1.2, PHS3 + quadratics as the study) cannot carry a claimed
+    factor, a fine one (h / 4, PHS5 + quartics)
+    can; the verdict's error estimate bounds the gap between the objective and the
+    true error (triangle inequality), checked against the known solution."""
+    basis = ro.PHS(2 * degree - 1, poly_deg=degree)
+    prob = study(n=150, objective="reference", reference_refine=refine, reference_basis=basis)
+    rep = prob.report(prob.init())
+    assert rep["reference_converged"] is converged
+    assert ("NOT converged" in rep["reference_verdict"]) is not converged
+    assert f"reference_refine={2 * refine:g}" in rep["reference_verdict"] or converged
+    gap = abs(rep["objective_rms_initial"] - rep["rms_error_initial"])
+    assert gap <= 2 * rep["reference_error_estimate"]
+    assert rep["guaranteed_factor"] <= rep["error_reduction_factor"]
