@@ -54,7 +54,7 @@ def local_weights(
     c: jax.Array,
     basis: RadialBasis,
     eps: jax.Array | None,
-    solver: str = "implicit",
+    local_solve: str = "implicit",
     last: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Weights for a batch of stencils (batch-first inputs).
@@ -72,7 +72,7 @@ def local_weights(
       >>> w.shape, bool(jnp.allclose(w[:, 0, 0], 1.0))  # interpolation at a node
       ((4, 12, 1), True)
     """
-    return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, solver, last=last)
+    return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, local_solve, last=last)
 
 
 def _rhs(op, X, c, basis, eps):
@@ -146,7 +146,7 @@ def taper_last(A, P, f, t, sign):
     return A, P * s[:, None], f * s[:, None], s
 
 
-def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None, last=None):
+def _local_weights_t(op, Xt, c, basis, eps, local_solve, large=False, rhs=None, last=None):
     # Xt: (k, d, B), the stencil points batch-last. Taking them in this layout keeps
     # the cotangent of the points batch-last in reverse mode (fused into a batch-first
     # transpose, that reduction runs as scalar code on XLA:CPU).
@@ -168,19 +168,23 @@ def _local_weights_t(op, Xt, c, basis, eps, solver, large=False, rhs=None, last=
     P_t = monomials((Xt - c0[None]) / h, basis.poly_deg, axis=1)  # (k, M, B)
     if last is not None:
         A_t, P_t, f_t, scale = taper_last(A_t, P_t, f_t, last, basis.sign)
-    if solver not in ("implicit", "traced", "dense"):
-        raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
+    if local_solve not in ("implicit", "traced", "dense"):
+        raise ValueError(
+            f"local_solve: unknown local solve {local_solve!r}; use 'implicit', 'traced' or 'dense'"
+        )
     # The null-space solver needs 0 < M < k (its loops index the polynomial block and
     # the projected kernel block); no polynomial (poly_deg = -1) or k == M go dense.
     M = P_t.shape[1]
-    if solver == "dense" or not basis.definite or M == 0 or M == k:
+    if local_solve == "dense" or not basis.definite or M == 0 or M == k:
         w, _, q = _saddle.solve_dense(A_t, P_t, f_t, g_t)
-    elif solver == "implicit":
+    elif local_solve == "implicit":
         w, _, q = _saddle.solve_differentiable(A_t, P_t, f_t, g_t, basis.sign, large)
-    elif solver == "traced":
+    elif local_solve == "traced":
         w, _, q = _saddle.solve_traced(A_t, P_t, f_t, g_t, basis.sign, large)
     else:
-        raise ValueError(f"solver: unknown solver {solver!r}; use 'implicit', 'traced' or 'dense'")
+        raise ValueError(
+            f"local_solve: unknown local solve {local_solve!r}; use 'implicit', 'traced' or 'dense'"
+        )
     if last is not None:
         w = w * scale[:, None]
     return jnp.moveaxis(w, -1, 0), q

@@ -40,6 +40,7 @@ figures in ``docs/performance.md``.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import jax
@@ -73,13 +74,13 @@ def _jit_build(fn):
     # (_backend); when JAX had started before rbfopt's import, eager large builds pass
     # them to their own jit (JAX takes options only on a top-level jit, so a caller's
     # jit that inlines the build compiles it with the caller's options).
-    static = ("op", "chunk_size", "solver", "large")
+    static = ("op", "chunk_size", "local_solve", "large")
     plain = jax.jit(fn, static_argnames=static)
     fast = {}
 
     @functools.wraps(fn)
-    def call(op, data, eval_points, adjl, basis, chunk_size, solver, large=None, last=None):
-        args = (op, data, eval_points, adjl, basis, chunk_size, solver, large, last)
+    def call(op, data, eval_points, adjl, basis, chunk_size, local_solve, large=None, last=None):
+        args = (op, data, eval_points, adjl, basis, chunk_size, local_solve, large, last)
         if not is_tracer(data, eval_points, adjl, basis) and _backend.is_large(np.shape(adjl)[0]):
             options = _backend.jit_options()
             if options:
@@ -94,7 +95,7 @@ def _jit_build(fn):
 
 
 @_jit_build
-def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None, last=None):
+def _build(op, data, eval_points, adjl, basis, chunk_size, local_solve, large=None, last=None):
     n_eval = adjl.shape[0]
     if large is None:
         large = _backend.is_large(n_eval)
@@ -104,7 +105,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None, l
     n_chunks = -(-n_eval // chunk_size)
     if n_chunks <= 1:
         return _mask_degenerate(
-            *local_weights(op, data[adjl], eval_points, basis, eps, solver, last)
+            *local_weights(op, data[adjl], eval_points, basis, eps, local_solve, last)
         )
     n_chunks, split = _backend.chunk_split(
         n_chunks, _backend.split_mesh(data, eval_points, adjl, eps)
@@ -116,7 +117,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, solver, large=None, l
     @jax.checkpoint
     def body(args):
         Xc, cc, ec, lc, rhs = jax.tree_util.tree_map(_materialized, args)
-        out = _local_weights_t(op, Xc, cc, basis, ec, solver, large, rhs, lc)
+        out = _local_weights_t(op, Xc, cc, basis, ec, local_solve, large, rhs, lc)
         return jax.tree_util.tree_map(_materialized_cotangent, out)
 
     def run(data, eval_points, adjl, eps, last):
@@ -246,7 +247,8 @@ def build_weights(
     basis: RadialBasis,
     *,
     chunk_size: int | None = None,
-    solver: str = "implicit",
+    local_solve: str = "implicit",
+    solver: str | None = None,
 ) -> jax.Array:
     """RBF-FD weights of ``op`` for every stencil.
 
@@ -258,10 +260,13 @@ def build_weights(
       basis: kernel and polynomial degree; ``basis.eps`` scalar or shape (N_eval,).
       chunk_size: stencils per batched solve (memory stays O(chunk_size k^2)); by
         default about 180 000 / k^2 on CPU (cache-sized blocks), 65 536 on GPU.
-      solver: ``"implicit"`` (default: custom rules reusing the factorization),
-        ``"traced"`` (AD traces through the elimination; a reference for tests) or
-        ``"dense"`` (LU of the full system; used automatically when the kernel's
-        projected matrix is not guaranteed definite, e.g. PHS(5) with poly_deg < 2).
+      local_solve: how each stencil's local system is solved: ``"implicit"``
+        (default: custom rules reusing the factorization), ``"traced"`` (AD traces
+        through the elimination; a reference for tests) or ``"dense"`` (LU of the full
+        system; used automatically when the kernel's projected matrix is not
+        guaranteed definite, e.g. PHS(5) with poly_deg < 2).
+      solver: the former name of ``local_solve`` (deprecated 2026-12; "solver" now
+        names only the global solve of :func:`rbfopt.linsolve` and the studies).
 
     Returns:
       (N_eval, k) weights, or (N_eval, k, n_out) for vector operators (Gradient:
@@ -279,7 +284,14 @@ def build_weights(
       >>> bool(np.allclose(np.sum(np.asarray(w) * u[adjl], axis=1), 4.0))
       True
     """
-    return tapered_build(op, data, eval_points, adjl, basis, None, chunk_size, solver)
+    if solver is not None:
+        warnings.warn(
+            "build_weights(solver=...) is deprecated since 2026-12: use local_solve=...",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        local_solve = solver
+    return tapered_build(op, data, eval_points, adjl, basis, None, chunk_size, local_solve)
 
 
 def tapered_build(
@@ -290,7 +302,7 @@ def tapered_build(
     basis: RadialBasis,
     last: jax.Array | None,
     chunk_size: int | None = None,
-    solver: str = "implicit",
+    local_solve: str = "implicit",
 ) -> jax.Array:
     """:func:`build_weights` with the last point of every stencil tapered by ``last``
     ((N_eval,) in [0, 1], or None: plain weights); see :func:`~rbfopt.fd._local.taper_last`.
@@ -313,7 +325,7 @@ def tapered_build(
     chunk_size = check_int("chunk_size", chunk_size, 1, what="stencils per chunk", allow_none=True)
     k, d = adjl.shape[1], data.shape[1]
     chunk = int(_backend.default_chunk(k, d) if chunk_size is None else chunk_size)
-    w, q = _build(op, data, eval_points, adjl, basis, chunk, solver, last=last)
+    w, q = _build(op, data, eval_points, adjl, basis, chunk, local_solve, last=last)
     if concrete:
         bad = np.flatnonzero(
             ~(np.asarray(q) > DEGENERATE_TOL)

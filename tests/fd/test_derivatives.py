@@ -120,7 +120,7 @@ def test_implicit_rules_match_traced_ad(lap_problem):
 
     def make(solver):
         def f(p, q, e):
-            return ro.build_weights(ro.Laplacian(), p, q, adjl, ro.IMQ(e), solver=solver)
+            return ro.build_weights(ro.Laplacian(), p, q, adjl, ro.IMQ(e), local_solve=solver)
 
         jv = jax.jit(lambda p, q, e: jax.jvp(f, (p, q, e), (vx, vy, 0.7))[1])
         vj = jax.jit(lambda p, q, e: jax.vjp(f, p, q, e)[1](ybar))

@@ -240,7 +240,7 @@ def test_solvers_agree_including_indefinite_fallback():
     assert exactness_error("partial1_0", d, b, x, y, w, adjl) < EXACT_TOL
     b = ro.PHS(3, poly_deg=2)
     ws = [
-        ro.build_weights(ro.Laplacian(), x, y, adjl, b, solver=s)
+        ro.build_weights(ro.Laplacian(), x, y, adjl, b, local_solve=s)
         for s in ("implicit", "traced", "dense")
     ]
     for w in ws[1:]:
@@ -318,3 +318,15 @@ def test_k_equal_to_number_of_monomials_is_polynomial_fd():
     for e in range(N_EVAL):
         V = np.c_[np.ones(3), x[adjl[e]]]  # rows: [1, x, y] at the three nodes
         np.testing.assert_allclose(w[e], np.linalg.solve(V.T, [0.0, 1.0, 0.0]), rtol=1e-10)
+
+
+def test_solver_keyword_is_a_dated_alias_of_local_solve():
+    x = np.random.default_rng(1).random((40, 2))
+    adjl = ro.find_neighbors(x, 12)
+    b = ro.PHS(3, poly_deg=2)
+    new = ro.build_weights(ro.Laplacian(), x, None, adjl, b, local_solve="dense")
+    with pytest.warns(DeprecationWarning, match="2026-12: use local_solve"):
+        old = ro.build_weights(ro.Laplacian(), x, None, adjl, b, solver="dense")
+    np.testing.assert_array_equal(np.asarray(old), np.asarray(new))
+    with pytest.raises(ValueError, match="local_solve: unknown local solve 'lu'"):
+        ro.build_weights(ro.Laplacian(), x, None, adjl, b, local_solve="lu")
