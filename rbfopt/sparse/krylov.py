@@ -138,8 +138,8 @@ def _bicgstab(mv, pc, c, y0, atol, maxiter):
         ph = pc(p)
         v = mv(ph)
         sigma = dot(r_hat, v)
-        fine = (rho_new != 0) & (sigma != 0) & jnp.isfinite(beta)
-        alpha = jnp.where(fine, rho_new / jnp.where(sigma != 0, sigma, 1.0), 0.0)
+        ok = (rho_new != 0) & (sigma != 0) & jnp.isfinite(beta)
+        alpha = jnp.where(ok, rho_new / jnp.where(sigma != 0, sigma, 1.0), 0.0)
         s = r - alpha * v
         sh = pc(s)
         t = mv(sh)
@@ -147,7 +147,7 @@ def _bicgstab(mv, pc, c, y0, atol, maxiter):
         omega = jnp.where(tt > 0, dot(t, s) / jnp.where(tt > 0, tt, 1.0), 0.0)
         y = y + alpha * ph + omega * sh
         r = s - omega * t
-        going = fine & (omega != 0) & jnp.isfinite(omega)
+        going = ok & (omega != 0) & jnp.isfinite(omega)
         return y, r, p, v, rho_new, alpha, omega, k + 1, going
 
     one = jnp.ones((), c.dtype)
@@ -179,8 +179,8 @@ def _solve1(A: StencilMatrix, b, tol, maxiter, precond, transpose):
         return mv_(_barrier(x))
 
     pc = _preconditioner(A, fine, precond, transpose)
-    # the lift (module docstring): x = w + y, w = b / a_ii on identity rows; A^T w
-    # is b there and zero elsewhere, so A^T y = b on the other rows and 0 on them
+    # the lift (module docstring): x = w + y with w = b / a_ii on the identity rows,
+    # and y solves for what is left, a right-hand side that is zero on those rows
     ident, diag = _identity_rows(A)
     w = jnp.where(ident, b / jnp.where(ident, diag, 1.0), 0.0)
     c = jnp.where(ident, 0.0, b if transpose else b - mv(w))
