@@ -34,7 +34,7 @@ Examples:
   ValueError: coordinator_address: expected 'HOST:PORT', got 'localhost'
   >>> initialize("localhost:1234", 2, 2)
   Traceback (most recent call last):
-  ValueError: process_id: expected an integer in [0, 2), got 2
+  ValueError: process_id: expected an integer in 0..1, got 2
 
   Two processes on one machine, each started with
   ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (``I`` = 0 and 1):
@@ -47,18 +47,13 @@ Examples:
 from __future__ import annotations
 
 import jax
-import numpy as np
+
+from .._util import check_int
 
 __all__ = ["initialize", "check_address", "CPU_COLLECTIVES"]
 
 #: The cross-process collectives XLA:CPU uses (``jax_cpu_collectives_implementation``).
 CPU_COLLECTIVES = "gloo"
-
-
-def _positive(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def check_address(coordinator_address: object) -> str:
@@ -113,17 +108,9 @@ def initialize(
     Example: see the module docstring.
     """
     check_address(coordinator_address)
-    num_processes = _positive("num_processes", num_processes, 1)
-    if (
-        isinstance(process_id, bool)
-        or not isinstance(process_id, (int, np.integer))
-        or not 0 <= process_id < num_processes
-    ):
-        raise ValueError(
-            f"process_id: expected an integer in [0, {num_processes}), got {process_id!r}"
-        )
-    if local_device_count is not None:
-        local_device_count = _positive("local_device_count", local_device_count, 1)
+    num_processes = check_int("num_processes", num_processes, 1)
+    process_id = check_int("process_id", process_id, 0, num_processes - 1)
+    local_device_count = check_int("local_device_count", local_device_count, 1, allow_none=True)
     from .._compat import backends_started
 
     if backends_started():
@@ -131,8 +118,8 @@ def initialize(
             "initialize: JAX has started already; call it first, before any JAX computation"
         )
     if local_device_count is not None:
-        from ..fd import set_host_device_count
+        from .._config import set_host_device_count
 
         set_host_device_count(local_device_count)
     jax.config.update("jax_cpu_collectives_implementation", CPU_COLLECTIVES)
-    jax.distributed.initialize(coordinator_address, num_processes, int(process_id))
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)

@@ -19,13 +19,10 @@ zeros add nothing to the norms and inner products they take, so the padded rows 
 zero and the real ones follow the unpadded run. (An optimizer that adds noise would
 draw it for the padded shape: not covered.)
 
-Inside the sharded step (JAX 0.10.2, CPU host devices) the weight build splits its
-stencil chunks over the mesh its traced inputs carry (the driver's ``"nodes"``), not
-a mesh of its own, which JAX refused once the program held a host callback; the
-SuperLU solve calls back through a primitive of its own
-(:mod:`rbfopt.sparse.solve`), because ``jax.pure_callback`` copied its operands to
-CPU device 0 and deadlocked against an all-reduce from ~1600 rows. Both paths, direct
-and Krylov, run on 8 host devices at 10^4 nodes (``scripts/bench_devices.py``).
+Inside the sharded step the weight build splits its stencil chunks over the mesh its
+traced inputs carry (the driver's ``"nodes"``), not a mesh of its own, and the SuperLU
+solve calls back through a primitive of its own (:mod:`rbfopt.sparse.solve`): JAX
+refuses or deadlocks on the alternatives (``docs/performance.md``, "The application").
 
 Several processes (:mod:`rbfopt.app.distributed`). After
 :func:`jax.distributed.initialize` the mesh spans the devices of every process
@@ -62,6 +59,8 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from .._util import check_int
+
 __all__ = [
     "AXIS",
     "device_mesh",
@@ -76,6 +75,7 @@ __all__ = [
 
 #: The name of the mesh axis node arrays are split along.
 AXIS = "nodes"
+_DEVICES = "the device count (or None, or a 1-D jax.sharding.Mesh)"
 
 DevicesArg = None | int | Mesh
 
@@ -126,12 +126,7 @@ def device_mesh(devices: DevicesArg) -> Mesh | None:
         if len(devices.axis_names) != 1:
             raise ValueError(f"devices: expected a 1-D mesh, got axes {tuple(devices.axis_names)}")
         mesh = devices
-    elif isinstance(devices, bool) or not isinstance(devices, (int, np.integer)) or devices < 1:
-        raise ValueError(
-            f"devices: expected None, a positive integer or a 1-D jax.sharding.Mesh, "
-            f"got {devices!r}"
-        )
-    elif devices == 1 and not multi:
+    elif check_int("devices", devices, 1, what=_DEVICES) == 1 and not multi:
         return None
     else:
         mesh = Mesh(np.asarray(_first_devices(int(devices))), (AXIS,))

@@ -128,8 +128,7 @@ class Steps:
 
     The value and gradient is one jitted function, :attr:`evaluate`, that ``first``,
     ``step`` and ``finish`` call between their own small jitted parts: it is the
-    costly compile (~10 s for a study on 2 cores), and one jit compiles it once for
-    all three.
+    costly compile, and one jit compiles it once for all three.
     """
 
     def __init__(
