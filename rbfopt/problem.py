@@ -28,6 +28,8 @@
   jit (reference solutions, brute-force scans) for ``summary.json``.
 * ``options``: the options the problem was built with (stored in checkpoints; a
   resume must use the same).
+* ``loss_label`` (optional): what the loss is, in words, for the convergence plot's
+  y-axis (e.g. ``"ln(RMS error) + barrier"``); plain ``"loss"`` when None.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class Problem:
     report: Callable[[Any], Mapping[str, Any]] | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     domain: Any = None
+    loss_label: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -80,6 +83,10 @@ class Problem:
             v = getattr(self, field)
             if v is not None and not callable(v):
                 raise TypeError(f"Problem.{field}: expected a callable or None, got {v!r}")
+        if self.loss_label is not None and not isinstance(self.loss_label, str):
+            raise TypeError(
+                f"Problem.loss_label: expected a string or None, got {self.loss_label!r}"
+            )
 
 
 def _signature(fn: Callable) -> tuple[int, bool]:

@@ -17,13 +17,16 @@ import numpy as np
 from . import records
 from .checkpoint import CHECKPOINT_NAME
 
-__all__ = ["publish", "write_outputs", "one_line_summary", "solver_ready"]
+__all__ = ["publish", "write_outputs", "one_line_summary", "fe_mesh"]
+
+#: Names of the node kinds of :class:`rbfopt.NodeSet` (point data ``kind``).
+KIND_NAMES = {0: "interior", 1: "boundary", 2: "fixed"}
 
 
 def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, Any]:
     """Write the outputs of ``res`` (a :class:`~rbfopt.app.driver.RunResult` of
-    ``prob``) and ``summary.json`` (``facts`` plus the run's figures) into ``out``.
-    Returns the summary.
+    ``prob``) and ``summary.json`` (``facts``, the driver settings the run used as
+    ``driver``, and the run's figures) into ``out``. Returns the summary.
 
     Examples:
       >>> import os, tempfile, jax.numpy as jnp
@@ -31,8 +34,8 @@ def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, A
       >>> quad = Problem("quad", lambda: jnp.zeros(2), lambda x: jnp.sum((x - 1.0) ** 2))
       >>> out = tempfile.mkdtemp()
       >>> s = publish(quad, run(quad, "sgd", 2, lr=0.25, progress=False), out, {"problem": "quad"})
-      >>> s["final"]["loss"], sorted(os.listdir(out))
-      (0.125, ['convergence.png', 'history.csv', 'summary.json'])
+      >>> s["final"]["loss"], s["driver"]["optimizer"], sorted(os.listdir(out))
+      (0.125, 'sgd', ['convergence.png', 'history.csv', 'summary.json'])
     """
     from .. import mesh as export
     from . import plotting
@@ -44,6 +47,7 @@ def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, A
         first, last = res.history[0], res.history[-1]
         summary = dict(
             facts,
+            driver=dict(getattr(res, "settings", None) or {}),
             steps=res.steps_done,
             initial={k: v for k, v in first.items() if k not in ("step", "step_time")},
             final={k: v for k, v in last.items() if k not in ("step", "step_time")},
@@ -65,26 +69,46 @@ def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, A
 
 
 def one_line_summary(s: dict[str, Any], out: str) -> str:
-    """The line ``rbfopt run`` prints at the end.
+    """The line ``rbfopt run`` prints at the end: each figure once (metrics with equal
+    values share one entry), the true error on the check points when the report has
+    it, and the report's ``reference_verdict`` on a line of its own.
 
     Examples:
-      >>> s = {"problem": "q", "steps": 3, "runtime_s": 1.0, "initial": {"loss": 2.0},
-      ...      "final": {"loss": 0.5, "grad_norm": 0.1}}
-      >>> one_line_summary(s, "out")
-      'q: 3 steps in 1.0 s; loss 2 -> 0.5; outputs in out'
+      >>> s = {"problem": "q", "steps": 3, "runtime_s": 1.0, "initial": {"loss": 2.0,
+      ...      "a": 0.5, "b": 0.5}, "final": {"loss": 0.5, "grad_norm": 0.1, "a": 0.2, "b": 0.2},
+      ...      "report": {"true_rms_error_initial": 0.3, "true_rms_error_optimized": 0.1,
+      ...                 "reference_verdict": "The reference is converged enough."}}
+      >>> for part in one_line_summary(s, "out").split("; "):
+      ...     print(part)
+      q: 3 steps in 1.0 s
+      loss 2 -> 0.5
+      a = b 0.5 -> 0.2
+      true RMS error on the check points 0.3 -> 0.1 (3x lower)
+      outputs in out
+      The reference is converged enough.
     """
     ini, fin = s["initial"], s["final"]
     parts = [
         f"{s['problem']}: {s['steps']} steps in {s['runtime_s']:.1f} s",
         f"loss {ini['loss']:.4g} -> {fin['loss']:.4g}",
     ]
+    same: dict[tuple[float, float], list[str]] = {}
     for k in fin:
         if k not in ("loss", "grad_norm", "lr_scale"):
-            parts.append(f"{k} {ini.get(k, float('nan')):.4g} -> {fin[k]:.4g}")
-    return "; ".join(parts) + f"; outputs in {out}"
+            same.setdefault((ini.get(k, float("nan")), fin[k]), []).append(k)
+    for (a, b), names in same.items():
+        parts.append(f"{' = '.join(names)} {a:.4g} -> {b:.4g}")
+    rep = s.get("report") or {}
+    t0, t1 = rep.get("true_rms_error_initial"), rep.get("true_rms_error_optimized")
+    if t0 is not None and t1 is not None:
+        factor = f" ({t0 / t1:.3g}x lower)" if t1 > 0 else ""
+        parts.append(f"true RMS error on the check points {t0:.4g} -> {t1:.4g}{factor}")
+    line = "; ".join(parts) + f"; outputs in {out}"
+    verdict = rep.get("reference_verdict")
+    return line + (f"\n{verdict}" if verdict else "")
 
 
-def solver_ready(prob: Any, nodes: Any, export: Any) -> Any:
+def fe_mesh(prob: Any, nodes: Any, export: Any) -> Any:
     """The mesh a finite-element code reads, from the node cloud ``nodes`` (meshio):
     with the domain's boundary groups when ``prob.domain`` is set (2-D or 3-D), else a
     plain Delaunay triangulation of 2-D nodes; None for other node sets."""
@@ -101,6 +125,17 @@ def solver_ready(prob: Any, nodes: Any, export: Any) -> Any:
     return export.delaunay(pts[:, :2], prob.inside, point_data=data)
 
 
+def _categories(prob: Any, data: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """Names of the categorical point data: node kinds, boundary groups."""
+    cats: dict[str, dict[int, str]] = {}
+    if "kind" in data:
+        cats["kind"] = dict(KIND_NAMES)
+    if "group" in data:
+        names = getattr(getattr(prob, "domain", None), "group_names", None) or ()
+        cats["group"] = {-1: "interior", **{i: str(n) for i, n in enumerate(names)}}
+    return cats
+
+
 def write_outputs(
     prob: Any,
     p0: Any,
@@ -111,10 +146,13 @@ def write_outputs(
     extra: dict[str, Any] | None = None,
 ) -> list[str]:
     """Plots and meshes of the initial ``p0`` and best parameters into ``stage``;
-    returns the file names and puts the solver mesh's quality (initial and optimized)
-    into ``extra["mesh_quality"]``. Example: see :func:`publish`."""
+    returns the file names and puts the finite-element mesh's quality (initial and
+    optimized) into ``extra["mesh_quality"]``. Example: see :func:`publish`."""
     files = []
-    plotting.plot_convergence(res.history, os.path.join(stage, "convergence.png"), prob.name)
+    label = getattr(prob, "loss_label", None)
+    plotting.plot_convergence(
+        res.history, os.path.join(stage, "convergence.png"), prob.name, loss_label=label
+    )
     files.append("convergence.png")
     if prob.to_mesh is None:
         return files
@@ -130,14 +168,15 @@ def write_outputs(
         os.path.join(stage, "nodes.png"),
         boundary=bd,
         title=prob.name,
+        kind=m1.point_data.get("kind"),
     )
     files.append("nodes.png")
-    mesh = solver_ready(prob, m1, export)
+    mesh = fe_mesh(prob, m1, export)
     if mesh is not None:
         export.write(mesh, os.path.join(stage, "mesh.msh"))
         files.append("mesh.msh")
         if extra is not None:
-            before = export.quality(solver_ready(prob, m0, export))
+            before = export.quality(fe_mesh(prob, m0, export))
             extra["mesh_quality"] = {"initial": before, "optimized": export.quality(mesh)}
     if dim == 2:
         xy = m1.points[:, :2]
@@ -153,6 +192,7 @@ def write_outputs(
                 os.path.join(stage, "fields.png"),
                 prob.inside,
                 title=f"{prob.name}: optimized",
+                categories=_categories(prob, fields),
             )
             files.append("fields.png")
     return files

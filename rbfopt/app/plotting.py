@@ -1,10 +1,11 @@
 """Figures of a run (matplotlib, Agg backend, PNG).
 
-* :func:`plot_convergence`: loss, gradient norm and metrics vs step (log scale).
+* :func:`plot_convergence`: the loss (labelled with what it is), gradient norm and
+  metrics, and penalty terms in a panel of their own, vs step.
 * :func:`plot_nodes`: node layout before/after (2-D), with nearest-neighbour
-  spacing as colour; 1-D node sets are drawn as rugs.
+  spacing as colour and a legend of the node kinds; 1-D node sets are drawn as rugs.
 * :func:`plot_fields`: maps of the point data of a node set (fields, errors) on its
-  triangulation.
+  triangulation, categories (node kinds, boundary groups) in discrete colours.
 """
 
 from __future__ import annotations
@@ -36,48 +37,99 @@ def _save(fig: plt.Figure, path: str) -> str:
     return path
 
 
-def plot_convergence(history: Sequence[Mapping[str, float]], path: str, title: str = "") -> str:
-    """Loss (left) and gradient norm + metrics (right) vs step, log-scaled y axes.
+def _is_penalty(name: str, y: np.ndarray) -> bool:
+    """A penalty term: named so, or non-negative and 0 at most steps with spikes (on
+    the metrics' log axes its zeros vanish and its spikes look like noise)."""
+    if "barrier" in name or "penalty" in name:
+        return True
+    fin = y[np.isfinite(y)]
+    return bool(fin.size and np.all(fin >= 0) and np.mean(fin == 0) >= 0.5 and np.any(fin > 0))
 
-    Quantities that take non-positive values (a log-loss, say) are drawn on a linear
-    axis instead. Returns the path of the PNG (written atomically).
+
+def _same_lines(keys: Sequence[str], series: Mapping[str, np.ndarray]) -> list[list[str]]:
+    """``keys`` grouped by equal histories (one line, a legend naming them all)."""
+    groups: list[list[str]] = []
+    for k in keys:
+        for g in groups:
+            if np.array_equal(series[g[0]], series[k], equal_nan=True):
+                g.append(k)
+                break
+        else:
+            groups.append([k])
+    return groups
+
+
+def plot_convergence(
+    history: Sequence[Mapping[str, float]],
+    path: str,
+    title: str = "",
+    loss_label: str | None = None,
+) -> str:
+    """The loss (left, y-axis ``loss_label``), the gradient norm and metrics (middle,
+    log scale of |value|) and penalty metrics such as a barrier (right, linear scale,
+    when there are any) vs step. Metrics with equal histories share one line.
+
+    A loss that takes non-positive values (a log-loss, say) is drawn on a linear axis.
+    Returns the path of the PNG (written atomically).
 
     Examples:
       >>> import os, tempfile
-      >>> hist = [{"step": k, "loss": 2.0**-k, "grad_norm": 1.0 / (k + 1)} for k in range(5)]
+      >>> hist = [{"step": k, "loss": 2.0**-k, "grad_norm": 1.0 / (k + 1), "barrier": 0.0}
+      ...         for k in range(5)]
       >>> path = plot_convergence(hist, os.path.join(tempfile.mkdtemp(), "conv.png"))
       >>> os.path.getsize(path) > 0
       True
     """
+    return _save(_convergence_figure(history, title, loss_label), path)
+
+
+def _convergence_figure(
+    history: Sequence[Mapping[str, float]], title: str, loss_label: str | None
+) -> plt.Figure:
     if not history:
         raise ValueError("history: empty")
     steps = np.array([h["step"] for h in history])
     keys = [k for k in history[0] if k not in _SKIP]
     series = {k: np.array([h.get(k, np.nan) for h in history], dtype=float) for k in keys}
     others = [k for k in keys if k != "loss"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    ax = axes[0]
-    loss = series["loss"]
+    penalties = [k for k in others if _is_penalty(k, series[k])]
+    metrics = [k for k in others if k not in penalties]
+    fig, axes = plt.subplots(1, 3 if penalties else 2, figsize=(16 if penalties else 11, 4))
+    _loss_panel(axes[0], steps, series["loss"], title, loss_label or "loss")
+    ax = axes[1]
+    for i, group in enumerate(_same_lines(metrics, series)):
+        y = np.abs(series[group[0]])
+        if np.any(np.isfinite(y) & (y > 0)):
+            ax.plot(steps, y, lw=1.5, color=f"C{i + 1}", label=" = ".join(group))
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("|value| (log scale)")
+    ax.set_title("gradient norm and metrics")
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+    if penalties:
+        ax = axes[2]
+        for i, group in enumerate(_same_lines(penalties, series)):
+            ax.plot(steps, series[group[0]], lw=1.2, color=f"C{i + 6}", label=" = ".join(group))
+        ax.set_xlabel("step")
+        ax.set_ylabel("value (0: inactive)")
+        ax.set_title("penalty terms")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _loss_panel(ax: plt.Axes, steps: np.ndarray, loss: np.ndarray, title: str, label: str) -> None:
     ax.plot(steps, loss, color="C0", lw=1.8)
     if np.all(loss[np.isfinite(loss)] > 0):
         ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(label)
     ax.set_title("loss" + (f" — {title}" if title else ""))
     ax.grid(True, which="both", alpha=0.3)
-    ax = axes[1]
-    for i, k in enumerate(others):
-        y = np.abs(series[k])
-        if np.any(np.isfinite(y) & (y > 0)):
-            ax.plot(steps, y, lw=1.5, color=f"C{i + 1}", label=k)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_title("gradient norm and metrics (|value|)")
-    ax.grid(True, which="both", alpha=0.3)
-    if others:
-        ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    return _save(fig, path)
 
 
 def plot_nodes(
@@ -86,8 +138,11 @@ def plot_nodes(
     path: str,
     boundary: np.ndarray | None = None,
     title: str = "",
+    kind: np.ndarray | None = None,
 ) -> str:
-    """Node layout before and after optimization, coloured by local spacing.
+    """Node layout before (left) and after (right) optimization, coloured by the
+    nearest-neighbour spacing, with a legend of the node kinds drawn: ``boundary``
+    flags (or ``kind`` > 0) ring boundary nodes, ``kind == 2`` marks fixed nodes.
 
     Examples:
       >>> import os, tempfile, numpy as np
@@ -96,12 +151,14 @@ def plot_nodes(
       >>> os.path.basename(path)
       'nodes.png'
     """
-    b = np.asarray(before, dtype=float)
-    a = np.asarray(after, dtype=float)
-    if b.ndim == 1:
-        b = b[:, None]
-    if a.ndim == 1:
-        a = a[:, None]
+    return _save(_nodes_figure(before, after, boundary, title, kind), path)
+
+
+def _nodes_figure(before, after, boundary, title, kind) -> plt.Figure:
+    b, a = (np.asarray(p, dtype=float) for p in (before, after))
+    b, a = (p[:, None] if p.ndim == 1 else p for p in (b, a))
+    if kind is not None:
+        boundary = np.asarray(kind) > 0
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharex=True, sharey=True)
     sb, sa = local_spacing(b), local_spacing(a)
     fin = np.concatenate([sb, sa])
@@ -110,29 +167,41 @@ def plot_nodes(
     sc = None
     for ax, p, s, lab in ((axes[0], b, sb, "initial"), (axes[1], a, sa, "optimized")):
         if p.shape[1] == 1:
-            ax.plot(p[:, 0], np.zeros(len(p)), "|", ms=20)
+            ax.plot(p[:, 0], np.zeros(len(p)), "|", ms=20, label="node")
         else:
             size = max(2.0, 4000.0 / max(len(p), 1))
             sc = ax.scatter(p[:, 0], p[:, 1], c=s, s=size, cmap="viridis", vmin=vmin, vmax=vmax)
-            if boundary is not None:
-                bm = np.asarray(boundary, bool)
-                ax.scatter(
-                    p[bm, 0],
-                    p[bm, 1],
-                    s=size * 1.5,
-                    facecolors="none",
-                    edgecolors="red",
-                    linewidths=0.6,
-                )
+            sc.set_label("node (colour: spacing)")
+            _mark_kinds(ax, p, size, boundary, kind)
             ax.set_aspect("equal")
         fs = s[np.isfinite(s)]
         mn = fs.min() if fs.size else float("nan")
         ax.set_title(f"{lab}: {len(p)} nodes, min spacing {mn:.3g}")
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), fontsize=9)
     if sc is not None:
         fig.colorbar(sc, ax=axes, shrink=0.85, label="nearest-neighbour spacing")
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return fig
+
+
+def _mark_kinds(ax: plt.Axes, p: np.ndarray, size: float, boundary, kind) -> None:
+    """Red rings on boundary nodes, black crosses on fixed ones (``kind == 2``)."""
+    if boundary is not None:
+        bm = np.asarray(boundary, bool)
+        ax.scatter(
+            p[bm, 0], p[bm, 1], s=size * 1.5, facecolors="none", edgecolors="red",
+            linewidths=0.6, label="boundary node",
+        )  # fmt: skip
+    if kind is not None and np.any(np.asarray(kind) == 2):
+        fm = np.asarray(kind) == 2
+        ax.scatter(p[fm, 0], p[fm, 1], s=size * 3, marker="x", c="black", lw=0.8,
+                   label="fixed node")  # fmt: skip
+
+
+#: Widest figure :func:`plot_fields` draws, in inches at the 110 dpi of :func:`_save`.
+_MAX_WIDTH_IN = 17.5
 
 
 def plot_fields(
@@ -141,19 +210,29 @@ def plot_fields(
     path: str,
     inside: Callable[[np.ndarray], np.ndarray] | None = None,
     title: str = "",
+    categories: Mapping[str, Mapping[int, str]] | None = None,
 ) -> str:
-    """Colour maps of ``fields`` (values at 2-D ``points``) on their triangulation.
+    """Colour maps of ``fields`` (values at 2-D ``points``) on their triangulation,
+    at most three panels a row (the figure at most ~2000 px wide).
 
     Triangles whose centroid fails ``inside`` are masked (non-convex domains).
-    Fields whose name contains "error" get a log colour scale of |value|.
+    Fields whose name contains "error" get a log colour scale of |value|. Fields named
+    in ``categories`` (value -> name, e.g. node kinds) are drawn as points in discrete
+    colours with a legend of the names.
 
     Examples:
       >>> import os, tempfile, numpy as np
       >>> x = np.random.default_rng(0).random((40, 2))
       >>> out = os.path.join(tempfile.mkdtemp(), "fields.png")
-      >>> os.path.basename(plot_fields(x, {"u": x[:, 0], "error": 1e-3 * x[:, 1]}, out))
+      >>> kinds = {"kind": {0: "interior", 1: "boundary"}}
+      >>> f = {"u": x[:, 0], "error": 1e-3 * x[:, 1], "kind": x[:, 0] > 0.5}
+      >>> os.path.basename(plot_fields(x, f, out, categories=kinds))
       'fields.png'
     """
+    return _save(_fields_figure(points, fields, inside, title, categories or {}), path)
+
+
+def _fields_figure(points, fields, inside, title, categories) -> plt.Figure:
     p = np.asarray(points, dtype=float)
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError(f"points: field maps need 2-D points, got shape {p.shape}")
@@ -164,22 +243,43 @@ def plot_fields(
     if inside is not None:
         c = p[tri.triangles].mean(axis=1)
         tri.set_mask(~np.asarray(inside(c), bool))
-    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 4.2), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
+    cols = min(len(names), 3)
+    rows = -(-len(names) // cols)
+    width = min(5.2 * cols, _MAX_WIDTH_IN)
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 4.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
         v = np.asarray(fields[name], dtype=float)
-        if "error" in name:
+        if name in categories:
+            _categorical(ax, p, v, categories[name], name)
+        elif "error" in name:
             av = np.abs(v)
             pos = av[av > 0]
             floor = pos.max() * 1e-6 if pos.size else 1e-300
-            lv = np.log10(np.maximum(av, floor))
-            im = ax.tripcolor(tri, lv, shading="gouraud", cmap="magma")
+            im = ax.tripcolor(tri, np.log10(np.maximum(av, floor)), shading="gouraud", cmap="magma")
             fig.colorbar(im, ax=ax, shrink=0.85, label=f"log10 |{name}|")
         else:
             im = ax.tripcolor(tri, v, shading="gouraud", cmap="RdBu_r")
-            fig.colorbar(im, ax=ax, shrink=0.85)
+            fig.colorbar(im, ax=ax, shrink=0.85, label=name)
         ax.set_title(name)
         ax.set_aspect("equal")
+    for ax in list(axes.flat)[len(names) :]:
+        ax.set_visible(False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
+
+
+def _categorical(ax: plt.Axes, p: np.ndarray, v: np.ndarray, names: Mapping[int, str], field: str):
+    """Points of each category value in a colour of its own, named in a legend."""
+    size = max(2.0, 3000.0 / max(len(p), 1))
+    values = np.unique(v[np.isfinite(v)]).astype(int)
+    for i, val in enumerate(values):
+        m = v == val
+        # the most common category (interior nodes) in light grey, behind the others
+        big = m.mean() > 0.5
+        colour = "0.82" if big else f"C{i % 10}"
+        label = names.get(int(val), f"{field} {val}")
+        ax.scatter(p[m, 0], p[m, 1], s=size * (1 if big else 2), c=colour, label=label,
+                   zorder=1 if big else 2)  # fmt: skip
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=2)
