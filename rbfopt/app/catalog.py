@@ -15,6 +15,13 @@ A path to a ``.py`` file loads that file. A module's docstring (or, for a
 ``module:function`` entry point, the function's) gives the one-line description of
 ``rbfopt list``. Studies are found on demand: nothing in ``rbfopt`` imports them.
 
+A problem file's own folder is importable while it loads and while its ``problem``
+builds (:func:`importable`): a study can import a helper module beside it. Options
+(``-O key=value``) are typed by the defaults of ``problem()``'s signature
+(:func:`problem_options`); :func:`build_problem` calls it and reports an error raised
+inside as what it is (type, message, the line of the problem file), and only options
+that do not fit the signature as "bad problem options".
+
 ``rbfopt run NAME`` writes into ``./runs/NAME/`` (:func:`default_out`), never into the
 committed reference runs of ``results/``: those are written only with an explicit
 ``--out results/NAME``.
@@ -23,13 +30,19 @@ committed reference runs of ``results/``: those are written only with an explici
 from __future__ import annotations
 
 import ast
+import contextlib
 import glob
 import importlib.metadata
 import importlib.util
 import inspect
+import json
 import os
+import sys
+import traceback
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "CLIError",
@@ -38,12 +51,16 @@ __all__ = [
     "RUNS_DIR",
     "SHIPPED_PACKAGE",
     "Study",
+    "build_problem",
     "default_out",
     "describe",
     "describe_study",
+    "display_path",
+    "importable",
     "known_problems",
     "load_module",
     "problem_dirs",
+    "problem_options",
     "shipped_dir",
     "studies",
 ]
@@ -186,6 +203,44 @@ def known_problems() -> dict[str, str]:
     return {n: s.path or s.entry_point.value for n, s in studies().items()}  # type: ignore[union-attr]
 
 
+@contextlib.contextmanager
+def importable(path: str | None) -> Iterator[None]:
+    """The folder of the problem file ``path`` first on ``sys.path`` while the block
+    runs (nothing for None), so the file imports modules beside it.
+
+    Examples:
+      >>> import sys
+      >>> with importable("/tmp/studies/mine.py"):
+      ...     sys.path[0]
+      '/tmp/studies'
+      >>> "/tmp/studies" in sys.path
+      False
+    """
+    if path is None:
+        yield
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)  # the first occurrence: ours
+
+
+def display_path(path: str) -> str:
+    """``path`` relative to the current folder when it lies below it (summaries are
+    shared, absolute paths are not).
+
+    Examples:
+      >>> display_path(os.path.join(os.getcwd(), "problems", "x.py"))
+      'problems/x.py'
+
+    """
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def _load_file(path: str) -> types.ModuleType:
     name = "rbfopt_problem_" + os.path.splitext(os.path.basename(path))[0]
     mspec = importlib.util.spec_from_file_location(name, path)
@@ -193,10 +248,27 @@ def _load_file(path: str) -> types.ModuleType:
         raise CLIError(f"cannot import problem file {path}")
     mod = importlib.util.module_from_spec(mspec)
     try:
-        mspec.loader.exec_module(mod)
+        with importable(path):
+            mspec.loader.exec_module(mod)
     except Exception as e:
-        raise CLIError(f"problem file {path} failed to import: {type(e).__name__}: {e}") from e
+        where = _where(e, path)
+        raise CLIError(
+            f"problem file {path} failed to import: {type(e).__name__}: {e}{where}"
+        ) from e
     return mod
+
+
+def _where(e: BaseException, path: str | None) -> str:
+    """`` (line N)`` of the innermost frame of ``e``'s traceback in the problem file
+    ``path``, else `` (file, line N)`` of the innermost frame, or ""."""
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return ""
+    real = os.path.realpath(path) if path else None
+    own = [f for f in frames if real and os.path.realpath(f.filename) == real]
+    if own:
+        return f" (line {own[-1].lineno})"
+    return f" ({display_path(frames[-1].filename)}, line {frames[-1].lineno})"
 
 
 def _load_entry_point(study: Study) -> tuple[types.ModuleType, str]:
@@ -299,3 +371,111 @@ def default_out(name: str) -> str:
       True
     """
     return os.path.join(RUNS_DIR, name)
+
+
+# --------------------------------------------------------------------------- options
+def _parse_value(key: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            low = raw.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if default is None:
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError:
+                return raw
+        return type(default)(raw)
+    except ValueError:
+        kind = type(default).__name__ if default is not None else "value"
+        raise CLIError(f"bad value for option {key}: {raw!r} is not a valid {kind}") from None
+
+
+def problem_options(mod: types.ModuleType, pairs: list[str], seed: int | None) -> dict[str, Any]:
+    """Typed problem options from ``key=value`` strings against ``mod.problem``'s
+    signature, with the signature's defaults for the others (``seed`` from ``--seed``).
+
+    Examples:
+      >>> mod, _ = load_module("poisson_nodes")
+      >>> opts = problem_options(mod, ["n=200", "objective=reference"], seed=None)
+      >>> opts["n"], opts["objective"], opts["seed"]
+      (200, 'reference', 0)
+    """
+    sig = inspect.signature(mod.problem)
+    params = {
+        p.name: p.default
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    opts: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise CLIError(f"bad option {pair!r}: expected key=value")
+        key, raw = pair.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key not in params:
+            pname = mod.__name__.removeprefix("rbfopt_problem_")
+            known = ", ".join(k for k in params if k != "seed") or "(none)"
+            raise CLIError(f"unknown option {key!r} for problem {pname}; known: {known}")
+        default = params[key]
+        opts[key] = _parse_value(key, raw, None if default is inspect.Parameter.empty else default)
+    if seed is not None and "seed" in params:
+        opts["seed"] = seed
+    missing = [k for k, v in params.items() if v is inspect.Parameter.empty and k not in opts]
+    if missing:
+        raise CLIError(f"missing required problem option(s): {', '.join(missing)}")
+    full = {k: v for k, v in params.items() if v is not inspect.Parameter.empty}
+    full.update(opts)
+    return full
+
+
+def build_problem(mod: types.ModuleType, opts: dict[str, Any], source: str | None = None) -> Any:
+    """``mod.problem(**opts)``, an :class:`rbfopt.Problem`, built with the problem
+    file ``source``'s folder importable.
+
+    Raises:
+      CLIError: "bad problem options" when ``opts`` do not fit ``problem``'s
+        signature; an exception raised inside ``problem`` as itself (type, message,
+        the line of the problem file); a result that is not a Problem.
+
+    Examples:
+      >>> def problem(n: int = 10):
+      ...     if n < 3:
+      ...         raise ValueError(f"n: need at least 3, got {n}")
+      >>> mod = types.ModuleType("mine")
+      >>> mod.problem = problem
+      >>> build_problem(mod, {"n": 2})  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      rbfopt.app.catalog.CLIError: problem mine: problem() raised ValueError: n: need at ...
+      >>> build_problem(mod, {"colour": "red"})
+      Traceback (most recent call last):
+      rbfopt.app.catalog.CLIError: bad problem options: got an unexpected keyword argument 'colour'
+    """
+    from ..problem import Problem
+
+    with contextlib.suppress(TypeError, ValueError):  # no signature: let the call say
+        sig = inspect.signature(mod.problem)
+        try:
+            sig.bind(**opts)
+        except TypeError as e:
+            raise CLIError(f"bad problem options: {e}") from None
+    where = f"problem file {display_path(source)}" if source else f"problem {mod.__name__}"
+    try:
+        with importable(source):
+            prob = mod.problem(**opts)
+    except Exception as e:
+        raise CLIError(
+            f"{where}: problem() raised {type(e).__name__}: {e}{_where(e, source)}"
+        ) from e
+    if not isinstance(prob, Problem):
+        raise CLIError(f"problem() returned {type(prob).__name__}, not rbfopt.Problem")
+    if not prob.options:
+        prob.options = dict(opts)
+    return prob

@@ -1,8 +1,8 @@
-"""Optimization driver: an optax loop over a :class:`~rbfopt.app.problem.Problem`.
+"""Optimization driver: an optax loop over a :class:`~rbfopt.problem.Problem`.
 
 :func:`run` drives any optax optimizer. The pieces, one module each:
 
-* :mod:`.problem`: the ``Problem`` protocol and its loss as one objective
+* :mod:`rbfopt.problem`: the ``Problem`` contract and its loss as one objective
   ``(params, aux, key) -> (value, metrics)``;
 * :mod:`.step`: the loop state (a pytree) and the pure jitted step: apply the
   previous update, project, evaluate value, gradient and metrics at the candidate,
@@ -15,9 +15,19 @@
   even split, the step partitioned by ``jax.jit`` (SPMD); with
   :mod:`.distributed`, over the devices of several processes.
 
-This module holds the optimizers by name and the loop itself: after
-``max_failures`` consecutive rejected steps the run stops, keeping the best
-parameters seen.
+This module holds the optimizers by name, the driver's :data:`DEFAULTS` and the loop
+itself: after ``max_failures`` consecutive rejected steps the run stops, keeping the
+best parameters seen.
+
+Devices. ``devices=`` splits the node arrays of the parameters and stencils along
+their leading axis (padded to an even split; the loss never sees the padding) and
+replicates the rest; it is recorded as ``meta["devices"]`` in the checkpoint, and a
+run may resume on another device count. With several processes
+(:mod:`.distributed`) every process calls :func:`run` alike; ``devices=None`` then
+means all of :func:`jax.devices` and a mesh must hold devices of every process. The
+results, history and the state handed to ``callback`` are whole in every process;
+only process 0 writes the checkpoint and shows progress (the others wait for it);
+``resume`` reads ``out_dir`` in every process (a folder all of them see).
 """
 
 from __future__ import annotations
@@ -31,14 +41,15 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
+from .._util import check_int
 from ..problem import Problem, initial_params, objective
 from . import checkpoint
 from .checkpoint import CHECKPOINT_NAME
 from .records import (
     Progress,
+    ensure_out_dir,
     history_row,
     jsonable,
     read_history_csv,
@@ -49,6 +60,7 @@ from .sharding import DevicesArg, NodeLayout, device_mesh, gather, spans_process
 from .step import LoopState, Steps, template
 
 __all__ = [
+    "DEFAULTS",
     "Problem",
     "RunResult",
     "LoopState",
@@ -80,6 +92,22 @@ OPTIMIZERS: dict[str, float] = {
 #: Learning-rate schedules accepted by :func:`make_optimizer`.
 SCHEDULES = ("constant", "cosine", "exponential", "warmup_cosine")
 
+#: The driver's settings where none is given, the same on every route: :func:`run`'s
+#: defaults, and ``rbfopt run``'s under a problem file's ``DEFAULTS`` and the flags.
+#: ``lr=None`` is the optimizer's own (:data:`OPTIMIZERS`). Stencils are refreshed
+#: every step: stale neighbour lists let the optimizer exploit lists a fresh search
+#: would not pick (the shipped studies' setting).
+DEFAULTS: dict[str, Any] = {
+    "optimizer": "adam",
+    "steps": 100,
+    "lr": None,
+    "schedule": "constant",
+    "seed": 0,
+    "restencil_every": 1,
+    "checkpoint_every": 10,
+    "max_failures": 8,
+}
+
 
 @dataclasses.dataclass
 class RunResult:
@@ -89,7 +117,9 @@ class RunResult:
     unless the run ended on rejected steps). ``last_params``: the final iterate.
     ``history``: one dict per accepted evaluation (step 0 is the initial point) with
     ``step, loss, grad_norm, step_time, lr_scale`` and the metrics. ``state``: the
-    final :class:`~rbfopt.app.step.LoopState`.
+    final :class:`~rbfopt.app.step.LoopState`. ``settings``: every driver setting
+    the run used (optimizer, lr, schedule, steps, seed, restencil_every,
+    checkpoint_every, max_failures, devices), as ``summary.json`` records them.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -108,6 +138,7 @@ class RunResult:
     aux: Any = None
     elapsed: float = 0.0
     state: LoopState | None = None
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -159,17 +190,17 @@ def make_optimizer(
 # --------------------------------------------------------------------------- the driver
 def run(
     problem: Problem,
-    optimizer: optax.GradientTransformation | str = "adam",
-    steps: int = 100,
+    optimizer: optax.GradientTransformation | str = DEFAULTS["optimizer"],
+    steps: int = DEFAULTS["steps"],
     *,
-    lr: float | None = None,
-    schedule: str = "constant",
+    lr: float | None = DEFAULTS["lr"],
+    schedule: str = DEFAULTS["schedule"],
     out_dir: str | None = None,
     resume: bool = False,
-    seed: int = 0,
-    restencil_every: int = 10,
-    checkpoint_every: int = 10,
-    max_failures: int = 8,
+    seed: int = DEFAULTS["seed"],
+    restencil_every: int = DEFAULTS["restencil_every"],
+    checkpoint_every: int = DEFAULTS["checkpoint_every"],
+    max_failures: int = DEFAULTS["max_failures"],
     progress: bool = True,
     optimizer_name: str | None = None,
     meta: Mapping[str, Any] | None = None,
@@ -181,39 +212,27 @@ def run(
     Args:
       problem: the study.
       optimizer: an optax transformation or a name of :data:`OPTIMIZERS`.
-      steps: number of accepted steps to take (total, counting resumed ones).
+      steps: accepted steps to take (in total, counting resumed ones).
       lr, schedule: for a named optimizer (see :func:`make_optimizer`).
-      out_dir: where ``checkpoint.npz`` goes (no checkpoints when None).
-      resume: continue from ``out_dir/checkpoint.npz``; the checkpoint must belong
-        to the same problem (name and options) and optimizer, else ValueError.
-      seed: seed of the driver's PRNG key (kept in the loop state); a loss with a
-        ``key`` parameter receives a fresh key split from it every step.
-      restencil_every: accepted steps between ``problem.restencil`` calls.
-      checkpoint_every: accepted steps between checkpoints (and one at the end).
+      out_dir: where ``checkpoint.npz`` goes (no checkpoints when None); created with
+        its parents before any work, a ValueError naming it when it cannot be.
+      resume: continue from ``out_dir/checkpoint.npz`` (same problem, options, optimizer).
+      seed: seed of the driver's PRNG key; a loss with a ``key`` parameter receives
+        a fresh key split from it every step.
+      restencil_every, checkpoint_every: accepted steps between ``problem.restencil``
+        calls, and between checkpoints (and one at the end).
       max_failures: consecutive rejected (non-finite) steps before stopping.
       progress: show a tqdm bar with the loss.
-      optimizer_name: recorded in the checkpoint when ``optimizer`` is an object.
-      meta: extra JSON-able facts stored in the checkpoint (e.g. the problem source).
+      optimizer_name, meta: recorded in the checkpoint: the name of an optax object,
+        extra JSON-able facts (e.g. the problem source).
       callback: ``callback(state, row)`` after every accepted step (after its
-        checkpoint, if one was due) with the :class:`LoopState` and the history row:
-        for monitoring, and for tests (stop the process at a given step).
-      devices: None or 1 (one device), a number of devices (the first of
-        :func:`jax.devices`; on CPU forced host devices, see :mod:`.sharding`) or a
-        1-D :class:`jax.sharding.Mesh`. Node arrays of the parameters and stencils
-        are split along their leading axis (padded to an even split; the loss never
-        sees the padding), the rest replicated; the result equals a one-device run's
-        to round-off. Recorded as ``meta["devices"]`` in the checkpoint; a run may
-        resume on another device count. How the weight build and the solves run
-        split: see :mod:`.sharding`.
-        Several processes (:mod:`.distributed`): every process calls ``run`` alike;
-        ``None`` then means all of :func:`jax.devices` and a mesh must hold devices
-        of every process. The results, history and the state handed to ``callback``
-        are whole in every process; only process 0 writes the checkpoint and shows
-        progress (the others wait for it); ``resume`` reads ``out_dir`` in every
-        process (a folder all of them see).
+        checkpoint, if one was due): for monitoring, and for tests.
+      devices: None or 1 (one device), a number of devices or a 1-D
+        :class:`jax.sharding.Mesh`: node arrays are split over them (see the module
+        docstring); the result equals a one-device run's to round-off.
 
-    Returns:
-      :class:`RunResult`.
+    Defaults: :data:`DEFAULTS`, the same as ``rbfopt run``'s. Returns a
+    :class:`RunResult`; its ``settings`` hold every driver setting used.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -221,26 +240,59 @@ def run(
       >>> res = run(quad, "sgd", 3, lr=0.25, progress=False)
       >>> res.steps_done, [h["loss"] for h in res.history]
       (3, [2.0, 0.5, 0.125, 0.03125])
+      >>> res.settings["restencil_every"], res.settings["lr"]
+      (1, 0.25)
     """
-    _check_counts(steps=steps)
-    mesh = device_mesh(devices)
-    counts = (restencil_every, checkpoint_every, max_failures)
-    _check_counts(1, restencil_every=counts[0], checkpoint_every=counts[1], max_failures=counts[2])
-    if isinstance(optimizer, str):
-        optimizer, optimizer_name = make_optimizer(optimizer, lr, schedule, steps), optimizer
+    steps = check_int("steps", steps, 0)
+    counts = {
+        k: check_int(k, v, 1)
+        for k, v in (
+            ("restencil_every", restencil_every),
+            ("checkpoint_every", checkpoint_every),
+            ("max_failures", max_failures),
+        )
+    }
     if resume and out_dir is None:
         raise ValueError("resume: needs out_dir (where the checkpoint is)")
-    facts = {"devices": 1 if mesh is None else mesh.size}
+    mesh = device_mesh(devices)
+    if isinstance(optimizer, str):
+        optimizer, optimizer_name = make_optimizer(optimizer, lr, schedule, steps), optimizer
+    else:  # lr and schedule are inside the optax object: unknown here
+        lr = schedule = None
+        optimizer = optax.with_extra_args_support(optimizer)
+    if out_dir is not None:
+        ensure_out_dir(out_dir, "out_dir")  # before any work, not at the first checkpoint
+    settings = dict(counts, steps=steps, seed=seed, optimizer=optimizer_name, schedule=schedule)
+    settings.update(lr=_lr_used(optimizer_name, lr), **_device_facts(mesh))
+    loop, params, aux = _setup(problem, optimizer, mesh, out_dir, meta, settings, callback)
+    state, history = loop.resume(optimizer) if resume else loop.start(params, aux, seed)
+    state, stopped = loop.run(state, history, steps, progress)
+    return loop.result(state, history, stopped, settings)
+
+
+def _device_facts(mesh: Any) -> dict[str, int]:
+    facts = {"devices": 1 if mesh is None else int(mesh.size)}
     if spans_processes(mesh):
         facts["processes"] = jax.process_count()
+    return facts
+
+
+def _lr_used(name: str | None, lr: float | None) -> float | None:
+    """The learning rate a named optimizer runs with (None: lbfgs's line search, or an
+    optax object's own)."""
+    if lr is not None or name is None or name == "lbfgs":
+        return lr
+    return OPTIMIZERS[name]
+
+
+def _setup(problem, optimizer, mesh, out_dir, meta, settings, callback) -> tuple[_Loop, Any, Any]:
+    """The loop of one run, with the initial parameters and stencils."""
     ident = {
         "problem": problem.name,
         "options": jsonable(problem.options),
-        "optimizer": optimizer_name,
-        "meta": jsonable({**dict(meta or {}), **facts}),
+        "optimizer": settings["optimizer"],
+        "meta": jsonable({**dict(meta or {}), **_device_facts(mesh)}),
     }
-    if not isinstance(optimizer, optax.GradientTransformationExtraArgs):
-        optimizer = optax.with_extra_args_support(optimizer)
     params = initial_params(problem)
     aux = _stencils(problem, params)
     layout = None if mesh is None else NodeLayout.of(mesh, params, aux)
@@ -250,31 +302,9 @@ def run(
     fns = Steps(fn, optimizer, project)
     path = None if out_dir is None else os.path.join(out_dir, CHECKPOINT_NAME)
     like = template(params, aux, optimizer)
+    counts = (settings[k] for k in ("restencil_every", "checkpoint_every", "max_failures"))
     loop = _Loop(problem, fns, path, ident, callback, *counts, layout=layout, like=like)
-    if resume:
-        state, history = loop.resume(optimizer)
-    else:
-        state, history = loop.start(params, aux, seed)
-    state, stopped = loop.run(state, history, steps, progress)
-    state = loop.unpadded(state)
-    return RunResult(
-        params=state.best_params,
-        last_params=state.params,
-        history=history,
-        best_loss=float(state.best_loss),
-        steps_done=int(state.step),
-        stopped=stopped,
-        aux=state.aux,
-        elapsed=loop.elapsed(),
-        state=state,
-    )
-
-
-def _check_counts(minimum: int = 0, **counts: Any) -> None:
-    for name, v in counts.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-            kind = "positive" if minimum else "non-negative"
-            raise ValueError(f"{name}: expected a {kind} integer, got {v!r}")
+    return loop, params, aux
 
 
 def _stencils(problem: Problem, params: Any) -> Any:
@@ -345,7 +375,7 @@ class _Loop:
         key = jax.random.PRNGKey(seed)
         if self.layout is not None:
             # the key too, placed as the steps' keys are: their evaluations of the loss
-            # then reuse the first one's compile (~30 s for a study on 8 devices)
+            # then reuse the first one's compile instead of compiling it again
             params, aux, key = self.layout.place((params, aux, key))
         t0 = time.perf_counter()
         state, info = self.fns.first(params, aux, key)
@@ -388,6 +418,22 @@ class _Loop:
                     nodes = jax.tree_util.tree_map(jnp.asarray, gather(cand))
                 aux = self.layout.place(_stencils(self.problem, unpad(nodes, self.like.params)))
         return self.fns.finish(state, cand, opt_state, aux)
+
+    def result(self, state: LoopState, history: list, stopped: str | None, settings: dict):
+        """The :class:`RunResult` of the final ``state``."""
+        state = self.unpadded(state)
+        return RunResult(
+            params=state.best_params,
+            last_params=state.params,
+            history=history,
+            best_loss=float(state.best_loss),
+            steps_done=int(state.step),
+            stopped=stopped,
+            aux=state.aux,
+            elapsed=self.elapsed(),
+            state=state,
+            settings=settings,
+        )
 
     def run(self, state: LoopState, history: list, steps: int, progress: bool):
         """Step until ``steps`` accepted steps or ``max_failures`` rejections in a row.

@@ -24,6 +24,7 @@ __all__ = [
     "read_history_csv",
     "write_summary",
     "atomic_write_bytes",
+    "ensure_out_dir",
     "jsonable",
 ]
 
@@ -104,6 +105,36 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def ensure_out_dir(path: str, name: str = "out_dir") -> str:
+    """Create the folder ``path`` (and its parents) and prove a file can be written in
+    it, so that a run fails at once, not at its first checkpoint. Returns ``path``.
+
+    Raises:
+      ValueError: naming ``name`` and ``path`` (a file in the way, no permission).
+
+    Examples:
+      >>> import os, tempfile
+      >>> base = tempfile.mkdtemp()
+      >>> os.path.isdir(ensure_out_dir(os.path.join(base, "a", "b")))
+      True
+      >>> open(os.path.join(base, "f"), "w").close()
+      >>> ensure_out_dir(os.path.join(base, "f", "run"))  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ValueError: out_dir: cannot create or write into the folder '...run' (Not a directory)
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        why = e.strerror or str(e)
+        raise ValueError(
+            f"{name}: cannot create or write into the folder {path!r} ({why})"
+        ) from None
+    return path
 
 
 def write_history_csv(history: list[dict[str, float]], path: str) -> None:

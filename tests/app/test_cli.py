@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import meshio
+import numpy as np
 import pytest
 
 from rbfopt.app.cli import main
@@ -66,16 +67,42 @@ def test_run_by_path_writes_outputs(toy_run):
         assert (toy_run / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize(
-    "fmt, cell", [("vtu", "vertex"), ("msh", "triangle"), ("xdmf", "triangle")]
-)
-def test_export_command(toy_run, tmp_path, fmt, cell, capsys):
-    out = tmp_path / f"x.{fmt}"
-    assert (
-        main(["export", str(toy_run / "checkpoint.npz"), "--format", fmt, "--out", str(out)]) == 0
-    )
+def _bytes(folder) -> dict[str, bytes]:
+    return {f: (folder / f).read_bytes() for f in os.listdir(folder)}
+
+
+@pytest.mark.parametrize("fmt", ["vtu", "msh", "xdmf"])
+def test_export_command(toy_run, fmt, capsys):
+    """From the run's stored files, into export.<fmt>: triangles as cells, the node data
+    as point data (compared with the run's own node cloud), no run file changed."""
+    before = _bytes(toy_run)
+    assert main(["export", str(toy_run), "--format", fmt]) == 0
+    out = toy_run / f"export.{fmt}"
+    assert f"wrote {out}" in capsys.readouterr().out
     m = meshio.read(out)
-    assert len(m.points) == 20 and len(m.cells_dict[cell]) > 0
+    tri = m.cells_dict["triangle"]
+    assert len(m.points) == 20 and len(tri) >= 20 and tri.max() < 20
+    cloud = meshio.read(toy_run / "optimized.vtu")  # the nodes as the run wrote them
+    np.testing.assert_array_equal(m.points, cloud.points)
+    for name in ("g", "boundary", "spacing"):
+        np.testing.assert_array_equal(np.ravel(m.point_data[name]), cloud.point_data[name])
+    after = _bytes(toy_run)
+    assert {f: after[f] for f in before} == before  # nothing written over
+    for f in set(after) - set(before):
+        assert f.startswith("export."), f
+        (toy_run / f).unlink()
+
+
+def test_export_to_a_file_of_the_run_refused(toy_run, tmp_path, capsys):
+    before = _bytes(toy_run)
+    for target in ("optimized.vtu", "mesh.msh", "summary.json"):
+        fmt = {"vtu": "vtu", "msh": "msh"}.get(target.rsplit(".", 1)[1], "vtu")
+        argv = ["export", str(toy_run), "--format", fmt, "--out", str(toy_run / target)]
+        assert main(argv) == 2
+        assert "is a file of the run" in error_line(capsys)
+    assert _bytes(toy_run) == before
+    assert main(["export", str(tmp_path), "--format", "msh"]) == 2  # no finished run there
+    assert "no finished run here" in error_line(capsys)
 
 
 def test_unknown_problem(tmp_path, capsys):
@@ -92,7 +119,7 @@ def test_unknown_problem(tmp_path, capsys):
     [
         ("n=abc", "bad value for option n"),
         ("colour=red", "unknown option 'colour'"),
-        ("n=3", "bad problem options: n: need at least 9"),
+        ("n=3", "_toy_problem.py: problem() raised ValueError: n: need at least 9 nodes, got 3"),
     ],
 )
 def test_bad_option_values(tmp_path, capsys, opt, msg):
@@ -138,5 +165,6 @@ def test_unwritable_output_folder(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     assert main(["run", TOY, "--out", str(blocker / "sub"), "-q"]) == 2
-    assert "not writable" in error_line(capsys)
+    err = error_line(capsys)
+    assert "--out: cannot create or write into the folder" in err and "Not a directory" in err
     assert blocker.read_text() == "not a folder"

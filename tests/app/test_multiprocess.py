@@ -146,7 +146,7 @@ def test_cli_two_processes_match_one(runs):
     hist = read_history_csv(os.path.join(out, "history.csv"))  # the CLI's, by process 0
     assert _diff(_losses(hist), _losses(ref.history[: FIRST + 1])) < 1e-12
     summary = json.loads(Path(out, "summary.json").read_text())
-    assert summary["devices"] == 8 and summary["processes"] == 2
+    assert summary["driver"]["devices"] == 8 and summary["driver"]["processes"] == 2
     for f in runs["facts"]:
         assert f["cli_meta"]["devices"] == 8 and f["cli_meta"]["processes"] == 2
 
@@ -217,9 +217,9 @@ def test_initialize_after_jax_started():
         (["--coordinator", "h", "--num-processes", "2", "--process-id", "0"],
          "--coordinator: expected 'HOST:PORT'"),
         (["--coordinator", "h:1", "--num-processes", "0", "--process-id", "0"],
-         "--num-processes must be >= 1"),
+         "--num-processes: expected an integer >= 1, got 0"),
         (["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"],
-         r"--process-id must be in \[0, 2\)"),
+         r"--process-id: expected an integer in 0\.\.1, got 2"),
         (["--coordinator", "h:1", "--num-processes", "2", "--process-id", "0", "--devices", "3"],
          "--devices 3 does not split over 2 processes"),
         (["--coordinator", "h:1", "--num-processes", "2", "--process-id", "0"],

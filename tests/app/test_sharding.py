@@ -202,7 +202,7 @@ def test_cli_devices_refused(tmp_path, capsys):
 
     out = str(tmp_path / "run")
     assert main(["run", TOY, "--steps", "1", "--out", out, "-q", "--devices", "0"]) == 2
-    assert "--devices must be >= 1" in capsys.readouterr().err
+    assert "--devices: expected an integer >= 1, got 0" in capsys.readouterr().err
     # JAX runs already (one device here): the count cannot change any more
     n = jax.device_count() + 1
     assert main(["run", TOY, "--steps", "1", "--out", out, "-q", "--devices", str(n)]) == 2
