@@ -88,6 +88,19 @@ def _check_writable(out: str) -> None:
         raise CLIError(str(e)) from None
 
 
+def _check_creatable(out: str) -> None:
+    """Refuse an ``out`` that cannot be created, before the problem builds (creating it
+    then would leave an empty folder behind a problem that fails to build)."""
+    path = os.path.abspath(out)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    why = None if os.path.isdir(path) else "Not a directory"
+    if why is None and not os.access(path, os.W_OK | os.X_OK):
+        why = "Permission denied"
+    if why is not None:
+        raise CLIError(f"--out: cannot create or write into the folder {out!r} ({why}: {path})")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     found = studies()
     if not found:
@@ -224,8 +237,9 @@ def _run(args: argparse.Namespace, procs, mod: types.ModuleType, source: str) ->
         optimize.make_optimizer(st["optimizer"], st["lr"], st["schedule"], st["steps"])
     except ValueError as e:
         raise CLIError(str(e)) from None
-    prob = build_problem(mod, problem_options(mod, args.opt or [], args.seed), source)
     out = args.out or default_out(name)
+    _check_creatable(out)
+    prob = build_problem(mod, problem_options(mod, args.opt or [], args.seed), source)
     if args.resume:
         _check_resume(prob, out, st["optimizer"])
     _check_writable(out)

@@ -116,6 +116,16 @@ def test_uncreatable_out_dir_refused_before_any_work(tmp_path):
     assert calls == []  # refused before init(), not at the first checkpoint
 
 
+def test_cli_refuses_uncreatable_out_before_building(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    study = quad_file(tmp_path, body='raise RuntimeError("built")')  # a build would say so
+    assert main(["run", study, "--out", str(blocker / "out" / "api"), "-q"]) == 2
+    err = error_line(capsys)
+    assert "--out: cannot create or write into the folder" in err and "Not a directory" in err
+    assert blocker.read_text() == "x"
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anyway")
 def test_read_only_out_dir_refused(tmp_path):
     ro_dir = tmp_path / "ro"
