@@ -32,20 +32,34 @@ ADVICE = (
 )
 
 
-def method_for(solver: str, n: int) -> str:
+def method_for(solver: str, n: int, flux_rows: bool = False) -> str:
     """The global solve of a system of ``n`` unknowns, resolved once: ``"direct"`` or
     ``"krylov"`` (``solver``: one of those, or ``"auto"``).
+
+    ``"auto"`` takes SuperLU for systems with Neumann or Robin rows (``flux_rows``):
+    their one-sided derivative rows are far from diagonally dominant, and BiCGStab
+    with the AMG V-cycle stalls on them (docs/performance.md, "Sparse solves").
 
     Examples:
       >>> from rbfopt.studies._precond import method_for
       >>> method_for("auto", 1000), method_for("auto", 10**6), method_for("krylov", 10)
       ('direct', 'krylov', 'krylov')
+      >>> method_for("auto", 10**6, flux_rows=True)
+      'direct'
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver: expected 'auto', 'direct' or 'krylov', got {solver!r}")
     if solver != "auto":
         return solver
+    if flux_rows:
+        return "direct"
     return "krylov" if n >= KRYLOV_FROM or jax.default_backend() != "cpu" else "direct"
+
+
+def has_flux_rows(rows: Any) -> bool:
+    """Whether a study's :class:`~rbfopt.studies._system.Rows` hold Neumann or Robin
+    rows (a condition with a normal-derivative term)."""
+    return any(bc.beta != 0 for bc, _ in rows.boundary)
 
 
 def solve(A: Any, rhs: Any, method: str, opts: LayoutOptions, precond: AMG | None = None) -> Any:

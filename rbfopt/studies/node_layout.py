@@ -48,7 +48,7 @@ from ..problem import Problem
 from ..sparse.amg import amg
 from ..stencils import autoselect_k, find_neighbors
 from . import _checks
-from ._precond import method_for, solve
+from ._precond import has_flux_rows, method_for, solve
 from ._problem import LayoutStudy, Target
 from .options import LayoutOptions
 
@@ -103,7 +103,9 @@ def node_layout(
       seed: seed of the starting node set.
       solver: the global solve, ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab
         preconditioned by AMG) or ``"auto"`` (Krylov from 20 000 unknowns on the CPU,
-        always on accelerators), resolved once per system.
+        always on accelerators, for systems of Dirichlet and interior rows; SuperLU
+        whenever a group has a Neumann or Robin condition, on whose rows BiCGStab
+        stalls), resolved once per system.
       **options: the fields of :class:`~rbfopt.studies.LayoutOptions` (barrier,
         margins, evaluation sets, ``blend``, Krylov tolerances, ``name``, ...).
 
@@ -138,7 +140,7 @@ def node_layout(
     if exact is not None:
         _checks.pde_form(operator, source, rows, start, exact, basis, kk)
     target = _target(domain, operator, source, rows_of, objective, exact, h, opts, seed)
-    method = method_for(opts.solver, len(start))
+    method = method_for(opts.solver, len(start), has_flux_rows(rows))
     study = LayoutStudy(domain, start, h, rows, operator, source, basis, kk, target, exact,
                         opts, method)  # fmt: skip
     return study.problem()
@@ -202,7 +204,7 @@ def reference_solution(
     sets = {"interior": rows.interior, "conditions": rows.boundary}
     A = assemble(x, operator, **sets, normals=nrm, basis=basis, adjl=adjl)
     rhs = right_hand_side(x, source, **sets, normals=nrm)
-    method = method_for(opts.solver, len(ref))
+    method = method_for(opts.solver, len(ref), has_flux_rows(rows))
     u = solve(A, rhs, method, opts, amg(A) if method == "krylov" else None)
     return {
         "points": ref.points,

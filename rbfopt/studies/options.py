@@ -55,7 +55,8 @@ class LayoutOptions:
       mesh_weight: > 0 adds the triangle-shape term for finite-element users (2-D).
       mesh_ratio_floor: radius ratio 2 r / R below which triangles are penalized.
       solver: the global solve: ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab + AMG)
-        or ``"auto"`` (Krylov from 20 000 unknowns on the CPU, always on accelerators).
+        or ``"auto"`` (Krylov from 20 000 unknowns on the CPU, always on accelerators;
+        SuperLU for systems with Neumann or Robin rows, on which BiCGStab stalls).
       solver_tol: relative residual of the Krylov solves.
       adjoint_tol: relative residual of their transposed solves (the gradient's).
       amg_every: restencils between AMG set-ups (the hierarchy is carried over between).
