@@ -177,13 +177,25 @@ def _nodes_figure(before, after, boundary, title, kind) -> plt.Figure:
         fs = s[np.isfinite(s)]
         mn = fs.min() if fs.size else float("nan")
         ax.set_title(f"{lab}: {len(p)} nodes, min spacing {mn:.3g}")
-    handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=max(len(labels), 1), fontsize=9)
     if sc is not None:
+        _legend(fig, axes[1])
         fig.colorbar(sc, ax=axes, shrink=0.85, label="nearest-neighbour spacing")
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _legend(fig: plt.Figure, ax: plt.Axes) -> None:
+    """The node kinds' legend in the band between the title and the panels (equal
+    aspect leaves it empty), its markers of one size whatever the nodes' size."""
+    handles, labels = ax.get_legend_handles_labels()
+    leg = fig.legend(
+        handles, labels, loc="upper center", bbox_to_anchor=(0.45, 0.9), ncol=len(labels),
+        fontsize=9,
+    )  # fmt: skip
+    for h in leg.legend_handles:
+        if hasattr(h, "set_sizes"):
+            h.set_sizes([25.0])
 
 
 def _mark_kinds(ax: plt.Axes, p: np.ndarray, size: float, boundary, kind) -> None:
