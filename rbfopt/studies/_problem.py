@@ -151,6 +151,11 @@ class LayoutStudy:
             data.update(u_exact=ue, error=uh - ue)
         return node_cloud(np.asarray(x), data, boundary=(kind != 0).astype(np.int32))
 
+    def loss_label(self) -> str:
+        """The loss in words, for the convergence plot's axis."""
+        label = f"ln(RMS error vs {self.target.kind}) + barrier"
+        return label + " + mesh term" if self.opts.mesh_weight > 0 else label
+
     def problem(self) -> Problem:
         prob = Problem(
             name=self.opts.name,
@@ -164,6 +169,7 @@ class LayoutStudy:
             ),
             report=lambda p: _report.report(self, p),
             domain=self.domain,
+            loss_label=self.loss_label(),
         )
         if self.hierarchy is not None:  # read by scripts/bench_scale.py
             prob.solve_stats = lambda p: self.solve_stats_at(p, self.restencil(p))

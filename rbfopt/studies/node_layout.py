@@ -54,15 +54,12 @@ from .options import LayoutOptions
 
 #: Driver settings of a node-layout study, for a problem file's ``DEFAULTS``. Positions
 #: are in units of h, so ``lr`` is a fraction of the spacing at any node count. Stencils
-#: are refreshed every step: stale stencils let the optimizer exploit lists that a fresh
-#: search would not pick (errors that come back at the next refresh); the weights are
-#: blended over stencil sizes, so the loss is continuous across the refreshes.
+#: are refreshed every step, the driver's own default (``ro.optimize.DEFAULTS``).
 DEFAULTS = {
     "steps": 100,
     "optimizer": "adam",
     "lr": 0.037,
     "schedule": "cosine",
-    "restencil_every": 1,
 }
 
 
