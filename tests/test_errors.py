@@ -265,9 +265,9 @@ def test_not_a_basis(x, adjl):
         build(x, adjl, basis="phs3")
 
 
-def test_unknown_solver(x, adjl):
-    with pytest.raises(ValueError, match="solver"):
-        build(x, adjl, solver="cholesky")
+def test_unknown_local_solve(x, adjl):
+    with pytest.raises(ValueError, match="local_solve: unknown local solve 'cholesky'"):
+        build(x, adjl, local_solve="cholesky")
 
 
 @pytest.mark.parametrize("chunk", [0, -3])

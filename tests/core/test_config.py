@@ -220,7 +220,8 @@ def test_compilation_cache_default_folder_and_opt_out(tmp_path):
     assert not off.exists()
 
 
-def test_compilation_cache_uncreatable_folder_warns(tmp_path):
+def test_compilation_cache_uncreatable_folder_warns(tmp_path, monkeypatch):
+    monkeypatch.delenv("RBFOPT_COMPILATION_CACHE")  # the suite's own opt-out (conftest)
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.warns(UserWarning, match="compilation cache off"):
