@@ -112,9 +112,10 @@ def verdict(out: dict[str, Any], refine: float) -> dict[str, Any]:
             f"its estimated error ({e_ref:.2g}) is {share:.2g}x the optimized error "
             f"({after:.2g}), so the objective partly measures the reference's own error and "
             f"the true factor is only guaranteed to be at least {floor:.3g}. Refine the "
-            f"reference (-O reference_refine={2 * refine:g}, raising max_reference_nodes if "
-            "needed), or give exact= when the solution is known, or check the layout with "
-            "an independent solver."
+            f"reference: reference_refine={2 * refine:g} in node_layout (-O "
+            f"reference_refine={2 * refine:g} for a problem file that takes it), raising "
+            "max_reference_nodes if needed; or give exact= when the solution is known, or "
+            "check the layout with an independent solver."
         )
     return {
         "reference_error_estimate": e_ref,
