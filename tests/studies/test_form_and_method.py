@@ -109,3 +109,20 @@ def test_report_says_whether_the_reference_carries_the_factor(refine, degree, co
     gap = abs(rep["objective_rms_initial"] - rep["rms_error_initial"])
     assert gap <= 2 * rep["reference_error_estimate"]
     assert rep["guaranteed_factor"] <= rep["error_reduction_factor"]
+
+
+def test_krylov_failure_names_the_study_option(monkeypatch):
+    """A study's Krylov solve that misses its tolerance says how to change the study
+    (solver='direct', -O solver=direct), not linsolve's own arguments."""
+    import rbfopt.sparse.solve as solve_module
+    from rbfopt.studies._precond import solve
+
+    t = np.linspace(0.0, 1.0, 12)
+    x = np.stack(np.meshgrid(t, t), -1).reshape(-1, 2)
+    edge = np.flatnonzero((x == 0).any(1) | (x == 1).any(1))
+    inner = np.setdiff1d(np.arange(len(x)), edge)
+    A = ro.assemble(x, ro.Laplacian(), interior=inner, dirichlet=edge)
+    rhs = np.where(np.isin(np.arange(len(x)), edge), x[:, 0], 1.0)
+    monkeypatch.setattr(solve_module, "default_maxiter", lambda n: 1)  # Jacobi, one step
+    with pytest.raises(ValueError, match=r"did not converge.*pass solver='direct' to the study"):
+        solve(A, rhs, "krylov", ro.studies.LayoutOptions())
