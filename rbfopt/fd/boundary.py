@@ -86,9 +86,16 @@ def self_positions(rows: np.ndarray, adjl: Any) -> np.ndarray:
 
 
 def interior_rows(
-    op: Operator, points: jax.Array, rows: Any, adjl: Any, basis: RadialBasis
+    op: Operator,
+    points: jax.Array,
+    rows: Any,
+    adjl: Any,
+    basis: RadialBasis,
+    weights: Callable = build_weights,
 ) -> jax.Array:
-    """RBF-FD weights of a scalar operator at ``points[rows]``: (len(rows), k).
+    """RBF-FD weights of a scalar operator at ``points[rows]``: (len(rows), k), built by
+    ``weights`` (``build_weights``' signature, e.g. a blended build); ``adjl`` may be
+    traced.
 
     Examples:
       >>> import numpy as np
@@ -107,7 +114,8 @@ def interior_rows(
         )
     if r.size == 0:
         return jnp.zeros((0, np.shape(adjl)[1]), p.dtype)
-    return build_weights(op, p, p[r], np.asarray(adjl)[r], basis)
+    a = adjl if is_tracer(adjl) else np.asarray(adjl)
+    return weights(op, p, p[r], a[r], basis)
 
 
 def dirichlet_rows(rows: Any, adjl: Any) -> jax.Array:
@@ -314,16 +322,13 @@ def assemble(
     basis = PHS(3, poly_deg=2) if basis is None else basis
     build = build_weights if weights is None else weights
     p = as_points(points)
-    n, d = p.shape
+    n = p.shape[0]
     adjl = _stencils(points, p, adjl, k, basis)
     inner, blocks = _row_sets(n, interior, dirichlet, neumann, robin, conditions, alpha, beta)
     values = jnp.zeros((n, adjl.shape[1]), p.dtype)
     if inner.size:
-        if op.out_shape(d):
-            raise ValueError(
-                f"op: interior rows need a scalar operator, got output shape {op.out_shape(d)}"
-            )
-        values = values.at[inner].set(build(op, p, p[inner], adjl[inner], basis).astype(p.dtype))
+        w = interior_rows(op, p, inner, adjl, basis, build)
+        values = values.at[inner].set(w.astype(p.dtype))
     for rows, a, b in blocks:
         w = condition_rows(p, rows, normals, a, b, adjl, basis, build)
         values = values.at[rows].set(w.astype(p.dtype))
