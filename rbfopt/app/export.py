@@ -73,45 +73,47 @@ def read_layout(path: str) -> meshio.Mesh:
     return m
 
 
-def _run_folder(run: str) -> str:
+def _run_folder(run: str) -> tuple[str, dict]:
+    """The run's folder and its ``summary.json`` (read once; ``{}`` if unreadable)."""
     folder = os.path.dirname(os.path.abspath(run)) if os.path.isfile(run) else os.path.abspath(run)
-    if not os.path.isfile(os.path.join(folder, "summary.json")):
+    path = os.path.join(folder, "summary.json")
+    if not os.path.isfile(path):
         raise CLIError(
             f"{run}: no finished run here (no summary.json); `rbfopt run ... --out "
             f"{run} --resume` finishes an interrupted one"
         )
-    return folder
-
-
-def _protected(folder: str) -> set[str]:
-    """Real paths of the run's own files."""
     try:
-        with open(os.path.join(folder, "summary.json")) as f:
-            listed = json.load(f).get("files", [])
+        with open(path) as f:
+            summary = json.load(f)
     except (OSError, ValueError):
-        listed = []
+        summary = {}
+    return folder, summary if isinstance(summary, dict) else {}
+
+
+def _protected(folder: str, summary: dict) -> set[str]:
+    """Real paths of the run's own files."""
+    listed = summary.get("files", [])
     names = RUN_FILES | {n for n in listed if isinstance(n, str)}
     return {os.path.realpath(os.path.join(folder, n)) for n in names}
 
 
-def _check_out(out: str, fmt: str, folder: str) -> None:
+def _check_out(out: str, fmt: str, folder: str, summary: dict) -> None:
     targets = [out]
     if fmt == "xdmf":  # meshio's XDMF writer puts the arrays in a sibling .h5
         targets.append(os.path.splitext(out)[0] + ".h5")
-    own = _protected(folder)
+    own = _protected(folder, summary)
     for t in targets:
         if os.path.realpath(t) in own:
             raise CLIError(f"--out: {t} is a file of the run; export writes new files only")
 
 
-def _warn_if_stale(folder: str) -> None:
+def _warn_if_stale(folder: str, summary: dict) -> None:
     """A checkpoint ahead of the outputs is an unfinished ``--resume``: the stored mesh
     is the previous finished run's."""
     from .checkpoint import load
 
     try:
-        with open(os.path.join(folder, "summary.json")) as f:
-            done = int(json.load(f).get("steps", -1))
+        done = int(summary.get("steps", -1))
         step = load(folder).step
     except (OSError, ValueError, TypeError):
         return
@@ -147,10 +149,10 @@ def export_run(run: str, fmt: str = "vtu", out: str | None = None) -> tuple[str,
     """
     if fmt not in fe.FORMATS:
         raise CLIError(f"--format: unknown format {fmt!r}; known: {', '.join(fe.FORMATS)}")
-    folder = _run_folder(run)
+    folder, summary = _run_folder(run)
     out = out or os.path.join(folder, "export" + fe.FORMATS[fmt])
-    _check_out(out, fmt, folder)
-    _warn_if_stale(folder)
+    _check_out(out, fmt, folder, summary)
+    _warn_if_stale(folder, summary)
     layout = os.path.join(folder, "mesh.msh")
     if os.path.isfile(layout):
         mesh = read_layout(layout)
