@@ -38,14 +38,16 @@ print("ynn fusions:", hlo.count("__ynn_fusion"))
 """
 
 
-def _run(code: str, xla_flags: str | None = None, **extra: str) -> str:
+def _run(code: str, xla_flags: str | None = None, args: tuple = (), **extra: str) -> str:
+    """stdout of ``code`` in a fresh Python with none of rbfopt's settings in the
+    environment but ``xla_flags`` and ``extra``; ``args`` are its ``sys.argv[1:]``."""
     skip = ("XLA_FLAGS", "RBFOPT_XLA_FLAGS", "RBFOPT_COMPILATION_CACHE", "XDG_CACHE_HOME")
     env = {k: v for k, v in os.environ.items() if k not in skip}
     if xla_flags is not None:
         env["XLA_FLAGS"] = xla_flags
     env.update(extra)
     out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -184,17 +186,7 @@ print("hits:", len(hits))
 
 
 def _compile(args: list[str], **env: str) -> str:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("RBFOPT_")}
-    base.update(env)
-    out = subprocess.run(
-        [sys.executable, "-c", COMPILE_TWICE, *args],
-        capture_output=True,
-        text=True,
-        env=base,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
+    return _run(COMPILE_TWICE, args=tuple(args), **env)
 
 
 def test_compilation_cache_stores_and_reuses(tmp_path):
