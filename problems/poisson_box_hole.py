@@ -88,13 +88,14 @@ def problem(
     n: int = 3000,
     objective: str = "exact",
     width: float = 0.25,
-    blend: int = 2,
+    blend: int = 0,
+    family: str = "",
     solver: str = "auto",
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``blend``,
-    ``solver``: see :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights; the
-    global solve)."""
+    ``family``, ``solver``: see :func:`rbfopt.studies.node_layout` (the family's weights:
+    0 plain k-nearest; its stencil sizes as "24,28"; the global solve)."""
     if width <= 0:
         raise ValueError(f"width: must be > 0, got {width}")
     prob = ro.studies.node_layout(
@@ -106,9 +107,11 @@ def problem(
         name="poisson_box_hole",
         reference_refine=2.0,
         blend=blend,
+        discretizations=ro.studies.sizes_from_text(family),
         solver=solver,
     )
     prob.options = dict(
-        n=n, objective=objective, width=width, blend=blend, solver=solver, seed=seed
+        n=n, objective=objective, width=width, blend=blend, family=family, solver=solver,
+        seed=seed,
     )  # fmt: skip
     return prob

@@ -58,20 +58,27 @@ def problem(
     n: int = 1000,
     objective: str = "exact",
     width: float = 0.08,
-    k: int = 20,
-    blend: int = 2,
+    k: int = 0,
+    blend: int = 0,
+    family: str = "",
+    movement: str = "nodes",
     solver: str = "auto",
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``k``:
-    stencil size (20: with the default 16, the Neumann rows on the round hole, a concave
-    boundary, make the starting solve 15x less accurate); ``blend``, ``solver``: see
-    :func:`rbfopt.studies.node_layout` (0: plain k-nearest weights; the global solve)."""
+    the smallest stencil of the default family (0: automatic, 16; on the start, the
+    Neumann rows on the round hole, a concave boundary, make the k = 16 and 24 solves
+    5-20x less accurate than k = 20, which the family's optimization repairs);
+    ``blend``, ``family``, ``movement``, ``solver``: see :func:`rbfopt.studies.node_layout`
+    (the family's weights, its stencil sizes as "16,20,24,30", the parameters, the
+    global solve)."""
     prob = ro.studies.node_layout(
-        DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed, blend=blend,
+        DOMAIN, **spec(width), n=n, k=k or None, objective=objective, seed=seed, blend=blend,
+        discretizations=ro.studies.sizes_from_text(family), movement=movement,
         solver=solver, name="poisson_holes",
     )  # fmt: skip
     prob.options = dict(
-        n=n, objective=objective, width=width, k=k, blend=blend, solver=solver, seed=seed
+        n=n, objective=objective, width=width, k=k, blend=blend, family=family,
+        movement=movement, solver=solver, seed=seed,
     )  # fmt: skip
     return prob

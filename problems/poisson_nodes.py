@@ -70,12 +70,14 @@ def problem(
     width: float = 0.08,
     k: int = 0,
     mu: float = 10.0,
-    spacing_floor: float = 0.3,
+    spacing_floor: float = 0.6,
     margin: float = 0.25,
     fine: float = 2.0,
     mesh_weight: float = 0.0,
-    blend: int = 2,
-    blend_kind: str = "sizes",
+    blend: int = 0,
+    blend_kind: str = "taper",
+    family: str = "",
+    movement: str = "nodes",
     reference_refine: float = 4.0,
     solver: str = "auto",
     seed: int = 0,
@@ -83,11 +85,13 @@ def problem(
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``width``:
     of the solution's peak; ``k``: stencil size (0: automatic); ``mu``,
     ``spacing_floor``, ``margin``, ``fine``, ``mesh_weight`` (> 0: keep the triangles
-    fit for finite elements), ``blend`` (0: plain k-nearest weights, whose loss jumps
-    as neighbour lists change), ``blend_kind`` ("taper": one local solve per stencil
-    instead of one per blended size), ``reference_refine`` (objective="reference": the
-    reference's spacing is h / reference_refine), ``solver`` (the global solve:
-    "direct", "krylov" or "auto", Krylov from 20 000 nodes): see
+    fit for finite elements), ``blend`` (the family's weights: 0 plain k-nearest, > 0
+    blended sizes, continuous in the positions), ``blend_kind`` ("taper": one local
+    solve per stencil instead of one per blended size), ``family`` (stencil sizes of the
+    discretizations the loss combines, e.g. "16,20,24,30"; "" the default k + (0, -4, 4,
+    8, 14)), ``movement`` ("nodes" or "smooth"), ``reference_refine``
+    (objective="reference": the reference's spacing is h / reference_refine), ``solver``
+    (the global solve: "direct", "krylov" or "auto", Krylov from 20 000 nodes): see
     :func:`rbfopt.studies.node_layout`."""
     tuning = dict(
         mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight,
@@ -95,7 +99,9 @@ def problem(
     )  # fmt: skip
     prob = ro.studies.node_layout(
         DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed,
+        discretizations=ro.studies.sizes_from_text(family), movement=movement,
         name="poisson_nodes", **tuning,
     )  # fmt: skip
-    prob.options = dict(n=n, objective=objective, width=width, k=k, seed=seed, **tuning)
+    prob.options = dict(n=n, objective=objective, width=width, k=k, seed=seed, family=family,
+                        movement=movement, **tuning)  # fmt: skip
     return prob

@@ -59,6 +59,8 @@ def publish(prob: Any, res: Any, out: str, facts: dict[str, Any]) -> dict[str, A
         summary.update(extra)
         if prob.report is not None:
             summary["report"] = dict(prob.report(res.params))
+            more = _robustness_plot(summary["report"], stage, plotting, prob.name)
+            summary["files"] = sorted(summary["files"] + more)
         records.write_history_csv(res.history, os.path.join(stage, "history.csv"))
         records.write_summary(os.path.join(stage, "summary.json"), summary)
         for f in os.listdir(stage):
@@ -123,6 +125,15 @@ def fe_mesh(prob: Any, nodes: Any, export: Any) -> Any:
     if len(pts) < 3 or np.ptp(pts[:, 2]) > 0 or np.ptp(pts[:, 1]) == 0:
         return None
     return export.delaunay(pts[:, :2], prob.inside, point_data=data)
+
+
+def _robustness_plot(report: dict, stage: str, plotting: Any, name: str) -> list[str]:
+    """``robustness.png`` when the report has a held-out family (node-layout studies)."""
+    if not report.get("robustness"):
+        return []
+    tables = {"study's family": report["family"], "held out": report["robustness"]}
+    plotting.plot_robustness(tables, os.path.join(stage, "robustness.png"), f"{name}: error factor")
+    return ["robustness.png"]
 
 
 def _categories(prob: Any, data: dict[str, Any]) -> dict[str, dict[int, str]]:

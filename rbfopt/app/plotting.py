@@ -6,12 +6,15 @@
   spacing as colour and a legend of the node kinds; 1-D node sets are drawn as rugs.
 * :func:`plot_fields`: maps of the point data of a node set (fields, errors) on its
   triangulation, categories (node kinds, boundary groups) in discrete colours.
+* :func:`plot_robustness`: a layout's error factor for each discretization, the
+  study's own family beside a held-out one.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -23,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from ..mesh import local_spacing  # noqa: E402
 
-__all__ = ["plot_convergence", "plot_nodes", "plot_fields"]
+__all__ = ["plot_convergence", "plot_nodes", "plot_fields", "plot_robustness"]
 
 _SKIP = {"step", "step_time", "lr_scale"}
 
@@ -295,3 +298,37 @@ def _categorical(ax: plt.Axes, p: np.ndarray, v: np.ndarray, names: Mapping[int,
         ax.scatter(p[m, 0], p[m, 1], s=size * (1 if big else 2), c=colour, label=label,
                    zorder=1 if big else 2)  # fmt: skip
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), markerscale=2)
+
+
+def plot_robustness(tables: Mapping[str, Mapping[str, Any]], path: str, title: str = "") -> str:
+    """Bars of start error / optimized error per discretization, one colour per table.
+
+    ``tables`` maps a caption (e.g. "study's family", "held out") to a table with
+    ``discretizations`` (labels) and ``factor`` (> 1: the layout is better). The axis
+    is logarithmic, with the line at 1 where a layout stops helping.
+
+    Examples:
+      >>> import os, tempfile
+      >>> t = {"family": {"discretizations": ["k=16"], "factor": [3.0]},
+      ...      "held out": {"discretizations": ["k=12 plain", "k=20 plain"],
+      ...                   "factor": [0.8, 2.0]}}
+      >>> os.path.basename(plot_robustness(t, os.path.join(tempfile.mkdtemp(), "r.png")))
+      'r.png'
+    """
+    labels, factors, colours = [], [], []
+    for i, (caption, tab) in enumerate(tables.items()):
+        for name, f in zip(tab["discretizations"], tab["factor"], strict=True):
+            labels.append(f"{name}\n({caption})")
+            factors.append(float(f))
+            colours.append(f"C{i}")
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(labels)), 4.0))
+    pos = np.arange(len(labels))
+    ax.bar(pos, factors, color=colours)
+    ax.axhline(1.0, color="k", lw=1)
+    ax.set_yscale("log")
+    ax.set_xticks(pos, labels, fontsize=7, rotation=30, ha="right")
+    ax.set_ylabel("start error / optimized error")
+    for x, f in zip(pos, factors, strict=True):
+        ax.annotate(f"{f:.2f}", (x, f), ha="center", va="bottom", fontsize=7)
+    ax.set_title(title or "error factor per discretization")
+    return _save(fig, path)

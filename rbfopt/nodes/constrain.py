@@ -26,7 +26,9 @@ def projection(
       corner maps onto it), so a node closer than ``gap`` to the feature that was
       nearest to it in ``nodes`` goes to ``closest(f + gap u)``, with ``u`` the unit
       vector from that feature ``f`` to the node's position in ``nodes`` (its side of
-      the corner): no two nodes can land on the same spot;
+      the corner): no two nodes can land on the same spot. A node whose closest point
+      is on another boundary group than its own (pushed past a corner) goes there too:
+      boundary nodes keep their groups;
     * interior nodes (kind 0) closer than ``margin`` to the boundary, or outside, go to
       depth ``margin`` along the inward direction: ``x -> p + margin u`` with ``u`` the
       unit vector from ``p`` to ``x`` (inside) or ``-n`` (outside, on the boundary).
@@ -70,15 +72,16 @@ def projection(
     inner = np.flatnonzero((kind != FEATURE) & (kind != BOUNDARY))
     x0 = np.asarray(nodes.points, dtype=np.float64)
     guard = _feature_guard(x0, fixed, bnd, gap)
+    own_group = jnp.asarray(np.asarray(nodes.group)[bnd])
 
     def project(x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
         out = x.at[fixed].set(x0[fixed])
         if len(bnd):
-            p, _, _ = domain.closest(x[bnd])
+            p, _, grp = domain.closest(x[bnd])
             if guard is not None:
                 f, u, g = guard
-                near = jnp.sum((p - f) ** 2, axis=1) < g**2
+                near = (jnp.sum((p - f) ** 2, axis=1) < g**2) | (grp != own_group)
                 q, _, _ = domain.closest(f + g[:, None] * u)
                 p = jnp.where(near[:, None], q, p)
             out = out.at[bnd].set(p)

@@ -12,6 +12,7 @@ import numpy as np
 from .._util import fmt_indices, point_values
 from ..fd.conditions import Condition, Neumann, data_values
 from ..fd.weights import build_weights
+from ..polynomials import num_monomials
 from ..stencils import find_neighbors
 from ._system import Rows
 
@@ -53,6 +54,19 @@ def conditions(domain: Any, bcs: Any) -> Callable[[Any], Rows]:
 def stencil_size(k: int, n: int) -> None:
     if not (isinstance(k, (int, np.integer)) and 1 < k <= n):
         raise ValueError(f"k: the stencil size must be an integer in 2..{n} (the nodes), got {k}")
+
+
+def members(family: Any, basis: Any, n: int, dim: int) -> None:
+    """Every member's stencils fit the nodes and carry its polynomial."""
+    for i, m in enumerate(family):
+        b = basis if m.basis is None else m.basis
+        need = num_monomials(dim, b.poly_deg) if b.poly_deg >= 0 else 1
+        if m.width > n:
+            raise ValueError(f"discretizations[{i}]: {m.label} reads {m.width} neighbours, "
+                             f"more than the {n} nodes")  # fmt: skip
+        if m.k < need:
+            raise ValueError(f"discretizations[{i}]: k={m.k} is below the {need} terms of "
+                             f"its degree-{b.poly_deg} polynomial")  # fmt: skip
 
 
 def data(source: Callable, rows: Rows, nodes: Any) -> None:

@@ -17,8 +17,10 @@ from ..sparse.amg import AMG
 from ..sparse.krylov import krylov as krylov_stats
 from ..stencils import find_neighbors
 from . import _mesh_term, _report
+from ._movement import movement_for
 from ._precond import Hierarchy, solve
 from ._system import Rows, weights_for
+from .family import Discretization
 from .options import LayoutOptions
 
 
@@ -27,9 +29,9 @@ class Stencils(NamedTuple):
     parameters. Shapes never change between restencils, so the driver's jitted step
     never recompiles; a ``None`` field is an empty pytree node."""
 
-    adjl: jax.Array  # (N, k + blend) stencils of the nodes, self first
-    adjl_eval: jax.Array  # (M, k + blend) stencils of the evaluation points
-    precond: AMG | None = None  # the Krylov path's AMG hierarchy
+    adjl: jax.Array  # (N, widest member) stencils of the nodes, self first
+    adjl_eval: jax.Array  # (M, widest member) stencils of the evaluation points
+    precond: tuple[AMG, ...] | None = None  # the Krylov path's AMG, one per member
     cells: jax.Array | None = None  # mesh term: triangles, padded to 2 N rows
     cell_mask: jax.Array | None = None  # ... and which of them are real
 
@@ -47,30 +49,41 @@ class Target(NamedTuple):
 
 
 class LayoutStudy:
-    """The callables of a node-layout study around its starting node set ``start``
-    (positions are parameters in units of the spacing ``h``). ``method`` is the global
-    solve resolved once for the study's size (``"direct"`` or ``"krylov"``)."""
+    """The callables of a node-layout study around its starting node set ``start``.
+    ``members`` is the family of discretizations the loss combines (the first one's
+    solution is the exported ``u_h``); ``method`` is the global solve resolved once for
+    the study's size (``"direct"`` or ``"krylov"``); ``movement`` "nodes" or "smooth"
+    (:mod:`rbfopt.studies._movement`)."""
 
-    def __init__(self, domain, start, h, rows: Rows, operator, source, basis, k: int,
-                 target: Target, exact, opts: LayoutOptions, method: str) -> None:  # fmt: skip
+    def __init__(self, domain, start, h, rows: Rows, operator, source, basis,
+                 members: tuple[Discretization, ...], target: Target, exact,
+                 opts: LayoutOptions, method: str, movement: str = "nodes") -> None:  # fmt: skip
         self.domain, self.start, self.h, self.rows = domain, start, h, rows
-        self.operator, self.source, self.basis, self.k = operator, source, basis, k
+        self.operator, self.source, self.basis = operator, source, basis
+        self.members, self.k = members, members[0].k
         self.target, self.exact, self.opts, self.method = target, exact, opts, method
         self.y, self.u_y = jnp.asarray(target.y), jnp.asarray(target.u)
         self.x0 = jnp.asarray(start.points)
-        self.fixed = jnp.asarray(start.kind == 2)[:, None]
         self.on_bnd = np.flatnonzero(start.kind == 1)
         self.project_x = _nodes.projection(domain, start, margin=opts.margin * h)
-        self.weights = weights_for(opts.blend, opts.blend_taper, opts.blend_kind)
-        self.k_stencil = k + opts.blend
-        self.hierarchy = None
+        self.move = movement_for(movement, start, h, self.project_x, domain, opts.smooth_cells)
+        self.builders = tuple(weights_for(m.blend, opts.blend_taper, m.blend_kind) for m in members)
+        self.bases = tuple(basis if m.basis is None else m.basis for m in members)
+        self.k_stencil = max(m.width for m in members)
+        names = [f"rms_k{m.k}" + (f"_{m.blend_kind}" if m.blend else "") for m in members]
+        self.metric_names = [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
+        self.hierarchies = None
         if method == "krylov":
-            matrix = jax.jit(lambda x, adjl: self.system(x, adjl)[0])
-            self.hierarchy = Hierarchy(matrix, opts.amg_every)
+            self.hierarchies = tuple(
+                Hierarchy(jax.jit(lambda x, adjl, i=i: self.system(x, adjl, i)[0]), opts.amg_every)
+                for i in range(len(members))
+            )  # fmt: skip
         self.solve_stats_at = jax.jit(self._solve_stats)
+        # the report evaluates two layouts: one compile instead of two eager traces
+        self.evaluate_jit = jax.jit(self.evaluate)
 
     def nodes(self, p: dict) -> jax.Array:
-        return jnp.where(self.fixed, self.x0, p["points"] * self.h)
+        return self.move.nodes(p)
 
     def normals(self, x: jax.Array) -> jax.Array:
         # boundary nodes slide: their normals follow; features keep theirs
@@ -79,45 +92,60 @@ class LayoutStudy:
             nrm = nrm.at[self.on_bnd].set(self.domain.closest(x[self.on_bnd])[1])
         return nrm
 
-    def system(self, x: jax.Array, adjl: jax.Array) -> tuple[Any, jax.Array]:
-        """The global matrix and right-hand side at nodes ``x`` with stencils ``adjl``."""
+    def system(self, x: jax.Array, adjl: jax.Array, member: int = 0) -> tuple[Any, jax.Array]:
+        """The global matrix and right-hand side of family ``member`` at nodes ``x``
+        (``adjl``: the shared stencils; the member reads its first columns)."""
         nrm = self.normals(x)
         rows = {"interior": self.rows.interior, "conditions": self.rows.boundary}
-        A = assemble(x, self.operator, **rows, normals=nrm, basis=self.basis, adjl=adjl,
-                     weights=self.weights)  # fmt: skip
+        A = assemble(x, self.operator, **rows, normals=nrm, basis=self.bases[member],
+                     adjl=adjl[:, : self.members[member].width],
+                     weights=self.builders[member])  # fmt: skip
         return A, right_hand_side(x, self.source, **rows, normals=nrm)
 
-    def u_h(self, x: jax.Array, aux: Stencils) -> jax.Array:
-        return solve(*self.system(x, aux.adjl), self.method, self.opts, aux.precond)
+    def u_h(self, x: jax.Array, aux: Stencils, member: int = 0) -> jax.Array:
+        precond = None if aux.precond is None else aux.precond[member]
+        return solve(*self.system(x, aux.adjl, member), self.method, self.opts, precond)
 
     def _solve_stats(self, p: dict, aux: Stencils) -> dict[str, jax.Array]:
-        """Iterations of the forward and adjoint Krylov solves at ``p``."""
+        """Iterations of the first member's forward and adjoint Krylov solves at ``p``."""
         A, rhs = self.system(self.nodes(p), aux.adjl)
         its = [
-            krylov_stats(A, rhs, tol=tol, precond=aux.precond, transpose=t)
+            krylov_stats(A, rhs, tol=tol, precond=aux.precond[0], transpose=t)
             for tol, t in ((self.opts.solver_tol, False), (self.opts.adjoint_tol, True))
         ]
         return {"solve_iterations": its[0].iterations, "adjoint_iterations": its[1].iterations}
 
+    def at_targets(self, x: jax.Array, uh: jax.Array, aux: Stencils, member: int) -> jax.Array:
+        """Member ``member``'s interpolation of nodal values ``uh`` onto the targets."""
+        adjl = aux.adjl_eval[:, : self.members[member].width]
+        w = self.builders[member](Identity(), x, self.y, adjl, self.bases[member])
+        return jnp.sum(w * uh[adjl], axis=1)
+
     def evaluate(self, p: dict, aux: Stencils) -> tuple[jax.Array, dict, jax.Array]:
-        """The loss value, its metrics and the discrete solution u_h at the nodes."""
+        """The loss value, its metrics and the first member's solution u_h at the nodes."""
         opts, x = self.opts, self.nodes(p)
-        uh = self.u_h(x, aux)
-        w = self.weights(Identity(), x, self.y, aux.adjl_eval, self.basis)
-        u_eval = jnp.sum(w * uh[aux.adjl_eval], axis=1)
-        nb = aux.adjl[:, 1:]
-        d = jnp.sqrt(jnp.sum((x[:, None, :] - x[nb]) ** 2, axis=-1))
-        barrier = jnp.sum(jax.nn.relu(1.0 - d / (opts.spacing_floor * self.h)) ** 2) / x.shape[0]
-        err = jnp.sqrt(jnp.mean((u_eval - self.u_y) ** 2))
-        metrics = {"objective_rms": err, "barrier": barrier, "min_spacing": jnp.min(d)}
-        if self.target.exact is not None:
-            metrics["rms_error"] = jnp.sqrt(jnp.mean((u_eval - self.target.exact) ** 2))
-        value = jnp.log(err) + opts.mu * barrier
+        errs, trues, first = [], [], None
+        for i in range(len(self.members)):
+            uh = self.u_h(x, aux, i)
+            first = uh if first is None else first
+            u_eval = self.at_targets(x, uh, aux, i)
+            errs.append(jnp.sqrt(jnp.mean((u_eval - self.u_y) ** 2)))
+            if self.target.exact is not None:
+                trues.append(jnp.sqrt(jnp.mean((u_eval - self.target.exact) ** 2)))
+        log_err = jnp.mean(jnp.log(jnp.stack(errs)))
+        barrier, spacing = separation(x, aux.adjl[:, 1:], opts.spacing_floor)
+        # the geometric mean of the members' errors: exp of the loss's error term
+        metrics = {"objective_rms": jnp.exp(log_err), "barrier": barrier, **spacing}
+        if len(self.members) > 1:
+            metrics.update(dict(zip(self.metric_names, errs, strict=True)))
+        if trues:
+            metrics["rms_error"] = jnp.exp(jnp.mean(jnp.log(jnp.stack(trues))))
+        value = log_err + opts.mu * barrier
         if opts.mesh_weight > 0:
             shape, worst = _mesh_term.penalty(x, aux.cells, aux.cell_mask, opts.mesh_ratio_floor)
             metrics.update(mesh_penalty=shape, min_radius_ratio=worst)
             value = value + opts.mesh_weight * shape
-        return value, metrics, uh
+        return value, metrics, first
 
     def loss(self, p: dict, aux: Stencils) -> tuple[jax.Array, dict]:
         value, metrics, _ = self.evaluate(p, aux)
@@ -131,15 +159,21 @@ class LayoutStudy:
         if self.opts.mesh_weight > 0:
             cells, mask = (jnp.asarray(a) for a in _mesh_term.cells(x, self.domain))
         # the hierarchy keeps host arrays: no copy back from the device
-        precond = None if self.hierarchy is None else self.hierarchy(x, adjl)
+        precond = None
+        if self.hierarchies is not None:
+            precond = tuple(
+                h(x, adjl[:, : m.width])
+                for h, m in zip(self.hierarchies, self.members, strict=True)
+            )
         return Stencils(jnp.asarray(adjl), jnp.asarray(adjl_eval), precond, cells, mask)
 
     def init(self) -> dict:
-        # positions in units of h: the learning rate is a fraction of the spacing
-        return {"points": self.x0 / self.h}
+        # positions (or displacements) in units of h: the learning rate is a fraction of
+        # the spacing
+        return self.move.init()
 
     def project(self, p: dict) -> dict:
-        return {"points": self.project_x(p["points"] * self.h) / self.h}
+        return self.move.project(p)
 
     def to_mesh(self, p: dict) -> Any:
         x = self.nodes(p)
@@ -171,6 +205,33 @@ class LayoutStudy:
             domain=self.domain,
             loss_label=self.loss_label(),
         )
-        if self.hierarchy is not None:  # read by scripts/bench_scale.py
+        if self.hierarchies is not None:  # read by scripts/bench_scale.py
             prob.solve_stats = lambda p: self.solve_stats_at(p, self.restencil(p))
         return prob
+
+
+def _local_count(dim: int) -> int:
+    """Neighbours whose mean distance is a node's local spacing (6 in 2-D)."""
+    return 2 * dim + 2
+
+
+def separation(x: jax.Array, nb: jax.Array, floor: float) -> tuple[jax.Array, dict]:
+    """The barrier against collapsing pairs, relative to the local spacing.
+
+    With ``s_i`` the mean distance from node i to its ``2 d + 2`` nearest neighbours
+    (its local spacing, graded or not) and ``d_ij`` its distances to the neighbours
+    ``nb`` (sorted, self excluded):
+
+        barrier = sum_i sum_j relu(1 - d_ij / (floor s_i))^2,
+
+    a sum, not a mean: one pair closer than ``floor s_i`` costs as much at any N.
+    Returns it and the metrics ``min_spacing`` (min d_ij) and ``min_spacing_ratio``
+    (min_i d_i1 / s_i).
+    """
+    d2 = jnp.sum((x[:, None, :] - x[nb]) ** 2, axis=-1)
+    # coincident pairs (a projection can land two nodes on one spot) get a finite
+    # gradient: sqrt is not differentiable at 0
+    d = jnp.where(d2 > 0, jnp.sqrt(jnp.where(d2 > 0, d2, 1.0)), 0.0)
+    s = jnp.mean(d[:, : _local_count(x.shape[1])], axis=1)
+    barrier = jnp.sum(jax.nn.relu(1.0 - d / (floor * s[:, None])) ** 2)
+    return barrier, {"min_spacing": jnp.min(d), "min_spacing_ratio": jnp.min(d[:, 0] / s)}

@@ -19,6 +19,8 @@ import jax
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..nodes import quality
+from . import _robustness
 from ._system import interpolate
 
 #: A reference whose estimated error is at most this share of the optimized objective
@@ -38,20 +40,47 @@ def report(study: Any, p: dict) -> dict[str, Any]:
         out.update(_layout_figures(study, q, label, check))
     key = "true_rms_error" if study.exact is not None else "objective_rms"
     out["error_reduction_factor"] = out[f"{key}_initial"] / out[f"{key}_optimized"]
+    out["family"] = _family_table(study, out)
+    if opts.held_out:
+        out["robustness"] = _held_out(study, p, check)
     if study.target.kind == "reference":
         out.update(reference_check(study.target, opts))
         out.update(verdict(out, opts.reference_refine))
     return out
 
 
+def _held_out(study: Any, p: dict, check: Any) -> dict:
+    """The held-out family's table on the check points (else the objective's points)."""
+    x0, x1 = (np.asarray(study.nodes(q)) for q in (study.init(), p))
+    if check is not None:
+        table = _robustness.table(study, x0, x1, check, jax.vmap(study.exact)(check))
+    else:
+        table = _robustness.table(study, x0, x1, study.target.y, study.target.u)
+    return {**table, "points": "check" if check is not None else "reference"}
+
+
+def _family_table(study: Any, out: dict) -> dict:
+    """The study's own members' errors (against its objective), before and after."""
+    names = study.metric_names if len(study.members) > 1 else ["objective_rms"]
+    before = [out[f"{n}_initial"] for n in names]
+    after = [out[f"{n}_optimized"] for n in names]
+    return {
+        "discretizations": [m.label for m in study.members],
+        "initial": before,
+        "optimized": after,
+        "factor": [b / a for b, a in zip(before, after, strict=True)],
+    }
+
+
 def _layout_figures(study: Any, q: dict, label: str, check: Any) -> dict[str, float]:
     aux = study.restencil(q)
-    _, metrics, uh = study.evaluate(q, aux)
-    if study.hierarchy is not None:
+    _, metrics, uh = study.evaluate_jit(q, aux)
+    if study.hierarchies is not None:
         metrics.update(study.solve_stats_at(q, aux))
     out = {f"{key}_{label}": float(v) for key, v in metrics.items()}
     xn = np.asarray(study.nodes(q))
     out[f"min_spacing_{label}"] = float(cKDTree(xn).query(xn, k=2)[0][:, 1].min())
+    out[f"mesh_ratio_{label}"] = float(quality(xn, study.domain)["mesh_ratio"])
     if check is not None:
         u_c = interpolate(xn, uh, check, study.basis, study.k)
         err = np.sqrt(np.mean((np.asarray(u_c) - jax.vmap(study.exact)(check)) ** 2))

@@ -7,17 +7,21 @@ The study solves **L u = source** in the domain with one boundary condition per 
     L u = source  in the domain,     B_g u = g  on each boundary group g,
 
 to lower the error of the discrete solution ``u_h``, carried by local RBF
-interpolation to a fixed evaluation set ``Y``. Parameters: all node positions in units
-of the starting spacing ``h``; features (corners) stay fixed, boundary nodes slide along
-the boundary and interior nodes stay inside (:func:`rbfopt.nodes.projection`). Loss:
+interpolation to a fixed evaluation set ``Y``. The loss combines a *family* of
+discretizations of the same problem on the same nodes (:mod:`rbfopt.studies.family`;
+by default plain k-nearest stencils of sizes k - 4 .. k + 14, 12 to 30 in 2-D):
 
-    log rms_Y(R(X) u_h(X) - u*) + mu / N sum_{i, j in stencil(i)} relu(1 - d_ij / delta)^2
+    1/M sum_m log rms_Y(R_m(X) u_h^(m)(X) - u*) + mu sum_{i, j} relu(1 - d_ij / (floor s_i))^2
 
-with ``delta = spacing_floor * h`` (a barrier against collapsing nodes). The weights of
-the operator rows and of ``R`` are blended over ``blend`` stencil sizes
-(:func:`rbfopt.fd.blended_weights`), so the loss is continuous in ``X`` while
-neighbour lists change under it (plain k-nearest weights jump there). The target
-``u*`` set by ``objective``:
+with ``s_i`` the local spacing of node i (the mean distance to its 2 d + 2 nearest
+neighbours) and ``floor = spacing_floor``: a barrier against collapsing pairs at any
+grading. A layout tuned to one stencil set learns its cancellations and may be worse
+for any other; tuned to the family, it keeps what every member gains (the report
+checks a held-out family, :mod:`rbfopt.studies._robustness`). Parameters
+(``movement``): all node positions in units of the starting spacing ``h`` (features
+fixed, boundary nodes sliding along the boundary, interior nodes inside,
+:func:`rbfopt.nodes.projection`), or a smooth displacement field on a coarse grid
+(:mod:`rbfopt.studies._movement`). The target ``u*`` set by ``objective``:
 
 * ``"exact"``: the given solution ``exact`` on a regular grid of spacing ``h / fine``;
 * ``"reference"``: no solution needed: a reference solution computed once on a finer
@@ -50,13 +54,14 @@ from ..stencils import autoselect_k, find_neighbors
 from . import _checks
 from ._precond import has_flux_rows, method_for, solve
 from ._problem import LayoutStudy, Target
+from .family import family
 from .options import LayoutOptions
 
 #: Driver settings of a node-layout study, for a problem file's ``DEFAULTS``. Positions
 #: are in units of h, so ``lr`` is a fraction of the spacing at any node count. Stencils
 #: are refreshed every step, the driver's own default (``ro.optimize.DEFAULTS``).
 DEFAULTS = {
-    "steps": 100,
+    "steps": 400,
     "optimizer": "adam",
     "lr": 0.037,
     "schedule": "cosine",
@@ -76,6 +81,8 @@ def node_layout(
     objective: str = "reference",
     exact: Any = None,
     seed: int = 0,
+    discretizations: Any = None,
+    movement: str = "nodes",
     solver: str = "auto",
     **options: Any,
 ) -> Problem:
@@ -91,13 +98,22 @@ def node_layout(
       operator: the scalar operator ``L`` (any :mod:`rbfopt.operators` description,
         sums and ``Custom`` included); default the Laplacian.
       n: about how many nodes (default 1000); or ``spacing``: a number or h(x).
-      basis: RBF-FD basis (default PHS3 + quadratics); ``k``: stencil size (default
-        ``autoselect_k + 4``; with ``blend`` > 0 the smallest of the blended sizes).
+      basis: RBF-FD basis (default PHS3 + quadratics); ``k``: stencil size of the
+        first member of the default family (default ``autoselect_k + 4``: 16 in 2-D).
       objective: ``"reference"`` (no solution needed) or ``"exact"`` (needs ``exact``).
       exact: the solution u(x) when known; reported as the true error, and checked
         against ``source`` and ``bcs`` (a mismatch far above the discretization level
         is an error that states the form solved).
       seed: seed of the starting node set.
+      discretizations: the family whose mean log error is the loss
+        (:func:`rbfopt.studies.family`): stencil sizes, dicts or
+        :class:`~rbfopt.studies.Discretization` objects; default stencil sizes
+        ``k + (0, -4, 4, 8, 14)`` (those of at least ``autoselect_k``) with ``blend`` /
+        ``blend_kind`` weights (plain k-nearest by default). ``[k]`` is one
+        discretization (a layout tuned to it may be worse for any other).
+      movement: ``"nodes"`` (every position a parameter) or ``"smooth"`` (a
+        displacement field on a grid of spacing ``smooth_cells * h``); see
+        :mod:`rbfopt.studies._movement`.
       solver: the global solve, ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab
         preconditioned by AMG) or ``"auto"`` (Krylov from 20 000 unknowns on the CPU,
         always on accelerators, for systems of Dirichlet and interior rows; SuperLU
@@ -132,14 +148,17 @@ def node_layout(
     start, h = _start(domain, n, spacing, seed)
     kk = k if k else autoselect_k(domain.dim, basis.poly_deg) + 4
     _checks.stencil_size(kk, len(start))
+    least = autoselect_k(domain.dim, basis.poly_deg)
+    members = family(discretizations, kk, opts.blend, opts.blend_kind, least)
+    _checks.members(members, basis, len(start), domain.dim)
     rows = rows_of(start)
     _checks.data(source, rows, start)
     if exact is not None:
-        _checks.pde_form(operator, source, rows, start, exact, basis, kk)
+        _checks.pde_form(operator, source, rows, start, exact, basis, members[0].k)
     target = _target(domain, operator, source, rows_of, objective, exact, h, opts, seed)
     method = method_for(opts.solver, len(start), has_flux_rows(rows))
-    study = LayoutStudy(domain, start, h, rows, operator, source, basis, kk, target, exact,
-                        opts, method)  # fmt: skip
+    study = LayoutStudy(domain, start, h, rows, operator, source, basis, members, target,
+                        exact, opts, method, movement)  # fmt: skip
     return study.problem()
 
 

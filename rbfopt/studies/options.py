@@ -24,6 +24,7 @@ _RANGES = {
     "reference_refine": (1.0, np.inf, False),
     "mesh_weight": (0.0, np.inf, True),
     "mesh_ratio_floor": (0.0, 1.0, False),
+    "smooth_cells": (0.0, np.inf, False),
     "blend_taper": (0.0, np.inf, False),
     "solver_tol": (0.0, 1.0, False),
     "adjoint_tol": (0.0, 1.0, False),
@@ -39,7 +40,8 @@ class LayoutOptions:
 
     Attributes:
       mu: weight of the barrier against collapsing nodes.
-      spacing_floor: barrier distance, in units of the starting spacing h.
+      spacing_floor: barrier distance as a share of a node's local spacing (the mean
+        distance to its 2 d + 2 nearest neighbours).
       margin: interior depth and corner gap of the projection, in units of h.
       fine: ``objective="exact"``: the evaluation grid's spacing is h / fine.
       reference_refine: ``objective="reference"``: the reference's spacing is
@@ -47,11 +49,16 @@ class LayoutOptions:
       reference_basis: basis of the reference solve (PHS5 + quartics).
       max_reference_nodes: refuse a reference node set larger than this.
       max_eval_points: at most this many evaluation (and check) points.
-      blend: stencil sizes k..k+blend-1 blended (0: plain k-nearest weights, whose
-        loss jumps as neighbour lists change).
+      blend: weights of the family members given as a stencil size (and of the
+        default family): 0 plain k-nearest weights (as other codes build them; the
+        loss jumps where neighbour lists change), or sizes k..k+blend-1 blended,
+        continuous in the positions.
       blend_taper: taper of :func:`rbfopt.fd.blended_weights`.
-      blend_kind: ``"sizes"`` (blended_weights) or ``"taper"``
-        (:func:`rbfopt.fd.tapered_weights`, one local solve; blend=2).
+      blend_kind: ``"taper"`` (:func:`rbfopt.fd.tapered_weights`, one local solve;
+        blend=2) or ``"sizes"`` (:func:`rbfopt.fd.blended_weights`, one per size).
+      smooth_cells: ``movement="smooth"``: the displacement grid's spacing in units of h.
+      held_out: the report solves the held-out family on the start and the optimized
+        layout (:mod:`rbfopt.studies._robustness`; a few seconds of compiles per member).
       mesh_weight: > 0 adds the triangle-shape term for finite-element users (2-D).
       mesh_ratio_floor: radius ratio 2 r / R below which triangles are penalized.
       solver: the global solve: ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab + AMG)
@@ -73,16 +80,18 @@ class LayoutOptions:
     """
 
     mu: float = 10.0
-    spacing_floor: float = 0.3
+    spacing_floor: float = 0.6
     margin: float = 0.25
     fine: float = 2.0
     reference_refine: float = 4.0
     reference_basis: RadialBasis = dataclasses.field(default_factory=lambda: PHS(5, poly_deg=4))
     max_reference_nodes: int = 400_000
     max_eval_points: int = 20_000
-    blend: int = 2
+    blend: int = 0
     blend_taper: float = 0.3
-    blend_kind: str = "sizes"
+    blend_kind: str = "taper"
+    smooth_cells: float = 3.0
+    held_out: bool = True
     mesh_weight: float = 0.0
     mesh_ratio_floor: float = 0.6
     solver: str = "auto"
@@ -117,6 +126,8 @@ class LayoutOptions:
             raise ValueError(
                 f"blend_kind: 'taper' spans two stencil sizes (blend=2), got blend={self.blend}"
             )
+        if not isinstance(self.held_out, bool):
+            raise ValueError(f"held_out: expected True or False, got {self.held_out!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"solver: expected 'auto', 'direct' or 'krylov', got {self.solver!r}")
         if not isinstance(self.reference_basis, RadialBasis):

@@ -41,7 +41,7 @@ def mixed(square, n, **kw):
     # plain weights (blend=0) unless a test says otherwise, here and below: half the
     # compile time; the blended studies run in tests/app/test_problems.py and the
     # blend itself is tested in tests/fd/test_blend.py
-    kw = {"blend": 0, **kw}
+    kw = {"blend": 0, "discretizations": [16], **kw}
     bcs = {
         "bottom": Neumann(flux),
         "right": Robin(2.0, 1.0, robin_data),
@@ -176,8 +176,9 @@ def test_krylov_value_and_gradient_match_direct(square):
     gradient to its looser adjoint solves (``adjoint_tol``, 1e-6). A hierarchy set up
     again after the nodes moved (``amg_every=1``) keeps its shapes (the driver's
     jitted step takes it as an argument)."""
-    direct = mixed(square, 300, blend=0, solver="direct")
-    krylov = mixed(square, 300, blend=0, solver="krylov", amg_every=1)
+    two = [16, 20]  # a family: one hierarchy per member
+    direct = mixed(square, 300, blend=0, solver="direct", discretizations=two)
+    krylov = mixed(square, 300, blend=0, solver="krylov", amg_every=1, discretizations=two)
     p = direct.init()
     got = {}
     for name, prob in (("direct", direct), ("krylov", krylov)):
@@ -189,6 +190,8 @@ def test_krylov_value_and_gradient_match_direct(square):
     assert np.max(np.abs(g_k - g_d)) < 1e-4 * np.max(np.abs(g_d))
     moved = {"points": p["points"] - 0.2 * g_k / np.max(np.abs(g_k))}
     first, again = krylov.restencil(p).precond, krylov.restencil(moved).precond
+    assert len(first) == 2 and first[1].fine_t[0].shape != first[0].fine_t[0].shape
+    first, again = first[0], again[0]
     assert not np.array_equal(np.asarray(first.fine_t[0]), np.asarray(again.fine_t[0]))
 
     def shapes(tree):
