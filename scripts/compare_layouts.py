@@ -1,88 +1,110 @@
-"""Optimized layouts vs graded layouts a practitioner would pick, at equal node count.
+"""Optimized layouts vs graded layouts a practitioner would pick, judged by another code.
 
-For a finished run of a node-layout study (``rbfopt run NAME --out RUN``), builds the
-same study on node sets from ``ro.nodes.generate`` with spacing functions graded
-towards the solution's peak (h(x) = h0 (r + (1 - r) min(1, |x - c| / R)) for a few
-ratios r and radii R, h0 chosen so that the count matches the run's) and prints the
-true RMS error of each on the study's check points (random points no objective
-sees) beside the run's generated start and optimized layout.
+For a finished run of a node-layout study (``rbfopt run NAME --out RUN``), runs a random
+search of graded spacing functions at the run's node count: each refines towards the
+solution's peak and towards a second spot (the re-entrant corner of the L-shape, the
+round hole of ``poisson_holes``),
 
-    python scripts/compare_layouts.py poisson_holes RUN
-    python scripts/compare_layouts.py poisson_nodes RUN
-    python scripts/compare_layouts.py poisson_box_hole RUN   # 3-D
+    h(x) = h0 min_c (r_c + (1 - r_c) min(1, |x - c| / R_c)),
+
+four parameters (strength ``r_c`` in [0.3, 1] and radius ``R_c`` in [0.1, 0.8] per
+spot) drawn at random, ``h0`` set so that ``ro.nodes.generate`` gives the run's count
+within 2 %. Every layout (the run's start, its optimized layout, each graded one) is
+judged by ``scripts/judge.py``: treverhines-rbf, plain k-nearest stencils, PHS3 +
+quadratics, scipy's sparse LU, RMS error on random held-out points. Printed: the factor
+start error / layout error at each k, their geometric mean over k = 16, 20, 24, 30, and
+the optimized layout's geometric mean against the best graded one's.
+
+    python scripts/compare_layouts.py RUN [--search 30] [--points 60000]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
 
+import meshio
 import numpy as np
 
 import rbfopt as ro
-from rbfopt.app.catalog import load_module
 
-PEAKS = {
-    "poisson_nodes": (-0.4, 0.4),
-    "poisson_holes": (1.45, 0.3),
-    "poisson_box_hole": (0.55, 0.55, 0.55),
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import judge  # noqa: E402
+
+#: The spots graded layouts refine towards: the solution's peak, then a second spot.
+SPOTS = {
+    "poisson_nodes": ((-0.4, 0.4), (0.0, 0.0)),
+    "poisson_holes": ((1.45, 0.3), (1.3, 0.6)),
 }
 
 
-def graded(c, h0: float, ratio: float, radius: float):
-    c = np.asarray(c)
+def graded(spots, h0: float, params):
+    c = [np.asarray(s) for s in spots]
 
     def h(x):
-        d = np.linalg.norm(x - c, axis=1)
-        return h0 * (ratio + (1 - ratio) * np.minimum(1.0, d / radius))
+        g = [r + (1 - r) * np.minimum(1.0, np.linalg.norm(x - ci, axis=1) / rad)
+             for ci, (r, rad) in zip(c, params, strict=True)]  # fmt: skip
+        return h0 * np.minimum(*g)
 
     return h
 
 
-def matched(domain, c, n: int, ratio: float, radius: float):
-    """The graded spacing whose generated node count is within 2 % of ``n``."""
+def matched(domain, spots, n: int, params, seed: int):
+    """Nodes of the graded spacing whose count is within 2 % of ``n`` (or None)."""
     lo, hi = 0.2 * ro.nodes.spacing_for(domain, n), 5 * ro.nodes.spacing_for(domain, n)
     for _ in range(30):
         h0 = np.sqrt(lo * hi)
-        m = len(ro.nodes.generate(domain, graded(c, h0, ratio, radius), repel=0))
-        if abs(m / n - 1) < 0.02:
-            break
-        lo, hi = (h0, hi) if m > n else (lo, h0)
-    return graded(c, h0, ratio, radius)
+        nodes = ro.nodes.generate(domain, graded(spots, h0, params), seed=seed)
+        if abs(len(nodes) / n - 1) < 0.02:
+            return nodes.points
+        lo, hi = (h0, hi) if len(nodes) > n else (lo, h0)
+    return None
 
 
-def true_error(mod, options, spacing) -> tuple[int, float]:
-    spec = mod.spec(options.get("width", 0.08))
-    k = options.get("k") or None
-    blend = options.get("blend", ro.studies.LayoutOptions().blend)
-    prob = ro.studies.node_layout(
-        mod.DOMAIN, **spec, spacing=spacing, k=k, blend=blend, objective="exact"
-    )
-    rep = prob.report(prob.init())
-    return rep["n_nodes"], rep["true_rms_error_initial"]
+def row(label: str, r: dict, which: str) -> str:
+    factors = " ".join(f"{f:>6.2f}" for f in r["factor"])
+    never = "yes" if r["worst"] >= 1.0 else "no"
+    errs = " ".join(f"{e:.2e}" for e in r[which])
+    return f"{label:<26} {errs}  {factors}  {r['geomean']:>6.2f}  {never}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("problem", choices=sorted(PEAKS))
-    ap.add_argument("run", help="the run's output folder (summary.json)")
+    ap.add_argument("run", help="the run's output folder (summary.json, initial/optimized.vtu)")
+    ap.add_argument("--search", type=int, default=30, help="graded spacing functions drawn")
+    ap.add_argument("--points", type=int, default=60_000, help="held-out points")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    mod, _ = load_module(args.problem)
-    s = json.load(open(os.path.join(args.run, "summary.json")))
-    rep, n = s["report"], s["report"]["n_nodes"]
-    print(f"{'layout':<34} {'nodes':>6} {'true RMS error':>15}")
-    print(f"{'generated start (uniform)':<34} {n:>6d} {rep['true_rms_error_initial']:>15.4e}")
-    best = np.inf
-    for ratio in (0.3, 0.5, 0.7):
-        for radius in (0.3, 0.6):
-            h = matched(mod.DOMAIN, PEAKS[args.problem], n, ratio, radius)
-            m, err = true_error(mod, s["options"], h)
-            best = min(best, err)
-            print(f"{f'graded r={ratio} R={radius}':<34} {m:>6d} {err:>15.4e}")
-    opt = rep["true_rms_error_optimized"]
-    print(f"{'optimized (' + args.run + ')':<34} {n:>6d} {opt:>15.4e}")
-    print(f"optimized vs best graded: {best / opt:.2f}x lower error")
+    mod, s = judge.problem_of(args.run)
+    name, domain = s["problem"], mod.DOMAIN
+    spec = mod.spec(s.get("options", {}).get("width", 0.08))
+    start, opt = (meshio.read(os.path.join(args.run, f)).points[:, : domain.dim]
+                  for f in ("initial.vtu", "optimized.vtu"))  # fmt: skip
+    n = len(start)
+    ks = judge.KS
+    print(f"{name}: {n} nodes; errors at k = {ks}, factors vs the start, geometric mean over"
+          f" k = {judge.SCORED}, never worse at those k")  # fmt: skip
+    ref = judge.judge_pair(domain, spec, start, opt, ks, args.points)
+    print(row("start (generated)", ref, "start"))
+    print(row("optimized (run)", ref, "optimized"))
+    rng = np.random.default_rng(args.seed)
+    best, never = None, 0
+    for i in range(args.search):
+        params = [(rng.uniform(0.3, 1.0), rng.uniform(0.1, 0.8)) for _ in SPOTS[name]]
+        pts = matched(domain, SPOTS[name], n, params, seed=i)
+        if pts is None:
+            continue
+        r = judge.judge_pair(domain, spec, start, pts, ks, args.points)
+        never += r["worst"] >= 1.0
+        label = "graded " + " ".join(f"{a:.2f}/{b:.2f}" for a, b in params)
+        print(row(label, r, "optimized"), flush=True)
+        if best is None or r["geomean"] > best["geomean"]:
+            best = r
+    if best is not None:
+        print(f"best graded: geometric mean {best['geomean']:.2f} (never worse: {never} of "
+              f"{args.search}); optimized {ref['geomean']:.2f}: "
+              f"{ref['geomean'] / best['geomean']:.2f}x the best graded")  # fmt: skip
 
 
 if __name__ == "__main__":
