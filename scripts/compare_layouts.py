@@ -63,9 +63,12 @@ def matched(domain, spots, n: int, params, seed: int):
 
 
 def row(label: str, r: dict, which: str) -> str:
+    """One layout's errors; its factors against the start unless it is the start."""
+    errs = " ".join(f"{e:.2e}" for e in r[which])
+    if which == "start":
+        return f"{label:<26} {errs}"
     factors = " ".join(f"{f:>6.2f}" for f in r["factor"])
     never = "yes" if r["worst"] >= 1.0 else "no"
-    errs = " ".join(f"{e:.2e}" for e in r[which])
     return f"{label:<26} {errs}  {factors}  {r['geomean']:>6.2f}  {never}"
 
 
@@ -95,7 +98,7 @@ def main() -> None:
         pts = matched(domain, SPOTS[name], n, params, seed=i)
         if pts is None:
             continue
-        r = judge.judge_pair(domain, spec, start, pts, ks, args.points)
+        r = judge.judge_pair(domain, spec, start, pts, ks, args.points, ref["start"])
         never += r["worst"] >= 1.0
         label = "graded " + " ".join(f"{a:.2f}/{b:.2f}" for a, b in params)
         print(row(label, r, "optimized"), flush=True)

@@ -93,12 +93,14 @@ def rbf_error(domain, spec: dict, x: np.ndarray, k: int, y: np.ndarray, order: i
 
 
 def judge_pair(domain, spec, start: np.ndarray, optimized: np.ndarray, ks=KS,
-               m: int = 60_000) -> dict:  # fmt: skip
-    """Errors of both layouts at each k, their ratios and the scored geometric mean."""
+               m: int = 60_000, start_errors=None) -> dict:  # fmt: skip
+    """Errors of both layouts at each k, their ratios and the scored geometric mean
+    (``start_errors``: the start's, when known from an earlier call)."""
     y = held_out(domain, m)
     out = {"k": list(ks), "start": [], "optimized": [], "factor": []}
-    for k in ks:
-        e0, e1 = rbf_error(domain, spec, start, k, y), rbf_error(domain, spec, optimized, k, y)
+    for i, k in enumerate(ks):
+        e0 = rbf_error(domain, spec, start, k, y) if start_errors is None else start_errors[i]
+        e1 = rbf_error(domain, spec, optimized, k, y)
         out["start"].append(e0)
         out["optimized"].append(e1)
         out["factor"].append(e0 / e1)
