@@ -63,7 +63,12 @@ def test_zero_source_reference_solve_takes_krylov(methods):
     Dirichlet rows only) takes the Krylov path and is accurate: the objective against it
     equals the true error to its own (small) error."""
     prob = ro.studies.node_layout(
-        CHANNEL, source=lambda x: 0.0, bcs=DIRICHLET, n=1500, objective="reference", exact=u,
+        CHANNEL,
+        source=lambda x: 0.0,
+        bcs=DIRICHLET,
+        n=1500,
+        objective="reference",
+        exact=u,
         discretizations=[16],  # one member: the solver choice is tested, not the family
     )
     assert methods[0][0] == "krylov" and methods[0][1] > 20_000
@@ -73,7 +78,12 @@ def test_zero_source_reference_solve_takes_krylov(methods):
 
 def test_insulated_walls_run_with_the_default_solver(methods):
     prob = ro.studies.node_layout(
-        CHANNEL, source=lambda x: 0.0, bcs=INSULATED, n=1500, objective="exact", exact=u,
+        CHANNEL,
+        source=lambda x: 0.0,
+        bcs=INSULATED,
+        n=1500,
+        objective="exact",
+        exact=u,
         discretizations=[16],
     )
     one_step(prob)
