@@ -95,11 +95,16 @@ class LayoutStudy:
     def system(self, x: jax.Array, adjl: jax.Array, member: int = 0) -> tuple[Any, jax.Array]:
         """The global matrix and right-hand side of family ``member`` at nodes ``x``
         (``adjl``: the shared stencils; the member reads its first columns)."""
+        width = self.members[member].width
+        return self.system_with(x, adjl[:, :width], self.bases[member], self.builders[member])
+
+    def system_with(self, x: jax.Array, adjl: jax.Array, basis: Any, weights: Any):
+        """The global matrix and right-hand side of the study's problem at nodes ``x``
+        for any discretization: stencils ``adjl``, ``basis``, weight builder ``weights``."""
         nrm = self.normals(x)
         rows = {"interior": self.rows.interior, "conditions": self.rows.boundary}
-        A = assemble(x, self.operator, **rows, normals=nrm, basis=self.bases[member],
-                     adjl=adjl[:, : self.members[member].width],
-                     weights=self.builders[member])  # fmt: skip
+        A = assemble(x, self.operator, **rows, normals=nrm, basis=basis, adjl=adjl,
+                     weights=weights)  # fmt: skip
         return A, right_hand_side(x, self.source, **rows, normals=nrm)
 
     def u_h(self, x: jax.Array, aux: Stencils, member: int = 0) -> jax.Array:

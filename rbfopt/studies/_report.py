@@ -17,7 +17,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ..nodes import quality
 from . import _robustness
@@ -35,7 +34,10 @@ def report(study: Any, p: dict) -> dict[str, Any]:
     out["n_boundary"] = int(np.sum(start.kind != 0))
     out["n_eval"] = int(study.y.shape[0])
     out["solve_method"] = study.method
-    check = None if study.exact is None else check_points(study.domain, opts.max_eval_points)
+    check = None  # the check points and the solution there, when it is known
+    if study.exact is not None:
+        y = check_points(study.domain, opts.max_eval_points)
+        check = (y, jax.vmap(study.exact)(y))
     for label, q in (("initial", study.init()), ("optimized", p)):
         out.update(_layout_figures(study, q, label, check))
     key = "true_rms_error" if study.exact is not None else "objective_rms"
@@ -52,10 +54,8 @@ def report(study: Any, p: dict) -> dict[str, Any]:
 def _held_out(study: Any, p: dict, check: Any) -> dict:
     """The held-out family's table on the check points (else the objective's points)."""
     x0, x1 = (np.asarray(study.nodes(q)) for q in (study.init(), p))
-    if check is not None:
-        table = _robustness.table(study, x0, x1, check, jax.vmap(study.exact)(check))
-    else:
-        table = _robustness.table(study, x0, x1, study.target.y, study.target.u)
+    y, u_y = check if check is not None else (study.target.y, study.target.u)
+    table = _robustness.table(study, x0, x1, y, u_y)
     return {**table, "points": "check" if check is not None else "reference"}
 
 
@@ -79,11 +79,11 @@ def _layout_figures(study: Any, q: dict, label: str, check: Any) -> dict[str, fl
         metrics.update(study.solve_stats_at(q, aux))
     out = {f"{key}_{label}": float(v) for key, v in metrics.items()}
     xn = np.asarray(study.nodes(q))
-    out[f"min_spacing_{label}"] = float(cKDTree(xn).query(xn, k=2)[0][:, 1].min())
     out[f"mesh_ratio_{label}"] = float(quality(xn, study.domain)["mesh_ratio"])
     if check is not None:
-        u_c = interpolate(xn, uh, check, study.basis, study.k)
-        err = np.sqrt(np.mean((np.asarray(u_c) - jax.vmap(study.exact)(check)) ** 2))
+        y, u_y = check
+        u_c = interpolate(xn, uh, y, study.basis, study.k)
+        err = np.sqrt(np.mean((np.asarray(u_c) - np.asarray(u_y)) ** 2))
         out[f"true_rms_error_{label}"] = float(err)
     return out
 

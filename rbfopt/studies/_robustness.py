@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..fd.boundary import assemble, right_hand_side
 from ..fd.weights import build_weights
 from ..operators import Identity
 from ..polynomials import num_monomials
@@ -59,14 +58,10 @@ def error(x: np.ndarray, y: np.ndarray, u_y: Any, k: int, fn: Any) -> float:
 def _error(study: Any, member: Discretization):
     """The jitted error of one member (one compile, not one per eager operation)."""
     basis = study.basis if member.basis is None else member.basis
-    rows = {"interior": study.rows.interior, "conditions": study.rows.boundary}
 
     @jax.jit
     def err(x, adjl, y, ay, u_y):
-        nrm = study.normals(x)
-        A = assemble(x, study.operator, **rows, normals=nrm, basis=basis, adjl=adjl,
-                     weights=build_weights)  # fmt: skip
-        uh = linsolve(A, right_hand_side(x, study.source, **rows, normals=nrm), "direct")
+        uh = linsolve(*study.system_with(x, adjl, basis, build_weights), "direct")
         u = jnp.sum(build_weights(Identity(), x, y, ay, basis) * uh[ay], axis=1)
         return jnp.sqrt(jnp.mean((u - u_y) ** 2))
 

@@ -34,6 +34,18 @@ FAMILY_OFFSETS = (0, -4, 4, 8, 14)
 _KINDS = ("sizes", "taper")
 
 
+def check_blend(blend: Any, blend_kind: Any) -> None:
+    """``blend`` (blended stencil sizes, 0: plain) and ``blend_kind`` fit together: a
+    ValueError naming the field that does not."""
+    check_int("blend", blend, 0, 8, what="number of blended stencil sizes")
+    if blend_kind not in _KINDS:
+        raise ValueError(f"blend_kind: expected 'sizes' or 'taper', got {blend_kind!r}")
+    if blend_kind == "taper" and blend not in (0, 2):
+        raise ValueError(
+            f"blend_kind: 'taper' spans two stencil sizes (blend=2), got blend={blend}"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class Discretization:
     """One RBF-FD discretization of a study's problem: stencil size ``k``, continuity
@@ -55,11 +67,7 @@ class Discretization:
 
     def __post_init__(self) -> None:
         check_int("k", self.k, 2, what="stencil size")
-        check_int("blend", self.blend, 0, 8, what="number of blended stencil sizes")
-        if self.blend_kind not in _KINDS:
-            raise ValueError(f"blend_kind: expected 'sizes' or 'taper', got {self.blend_kind!r}")
-        if self.blend_kind == "taper" and self.blend not in (0, 2):
-            raise ValueError(f"blend_kind: 'taper' spans two sizes (blend=2), got {self.blend}")
+        check_blend(self.blend, self.blend_kind)
         if self.basis is not None and not isinstance(self.basis, RadialBasis):
             raise ValueError(f"basis: expected an rbfopt basis, got {type(self.basis).__name__}")
 

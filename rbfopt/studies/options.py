@@ -9,6 +9,7 @@ import numpy as np
 
 from .._util import check_int
 from ..basis import PHS, RadialBasis
+from .family import check_blend
 
 __all__ = ["LayoutOptions", "SOLVERS"]
 
@@ -116,16 +117,10 @@ class LayoutOptions:
             if not (real and (lo <= v if closed else lo < v) and v < hi):
                 brackets = "[" if closed else "("
                 raise ValueError(f"{key}: must be in {brackets}{lo:g}, {hi:g}), got {v!r}")
-        check_int("blend", self.blend, 0, 8, what="number of blended stencil sizes")
+        check_blend(self.blend, self.blend_kind)
         check_int("amg_every", self.amg_every, 1, what="restencils between AMG set-ups")
         check_int("max_reference_nodes", self.max_reference_nodes, 1)
         check_int("max_eval_points", self.max_eval_points, 1)
-        if self.blend_kind not in ("sizes", "taper"):
-            raise ValueError(f"blend_kind: expected 'sizes' or 'taper', got {self.blend_kind!r}")
-        if self.blend_kind == "taper" and self.blend not in (0, 2):
-            raise ValueError(
-                f"blend_kind: 'taper' spans two stencil sizes (blend=2), got blend={self.blend}"
-            )
         if not isinstance(self.held_out, bool):
             raise ValueError(f"held_out: expected True or False, got {self.held_out!r}")
         if self.solver not in SOLVERS:

@@ -58,34 +58,26 @@ def one_step(prob):
     return res.history[0]
 
 
+def channel(bcs, n, objective="exact", **kw):
+    """The Laplace study on the channel with ``bcs`` and about ``n`` nodes."""
+    return ro.studies.node_layout(
+        CHANNEL, source=lambda x: 0.0, bcs=bcs, n=n, objective=objective, exact=u, **kw
+    )
+
+
 def test_zero_source_reference_solve_takes_krylov(methods):
     """n = 1500: the reference (spacing h / 4, ~24 000 nodes, right-hand side on the
     Dirichlet rows only) takes the Krylov path and is accurate: the objective against it
     equals the true error to its own (small) error."""
-    prob = ro.studies.node_layout(
-        CHANNEL,
-        source=lambda x: 0.0,
-        bcs=DIRICHLET,
-        n=1500,
-        objective="reference",
-        exact=u,
-        discretizations=[16],  # one member: the solver choice is tested, not the family
-    )
+    # one member: the solver choice is tested, not the family
+    prob = channel(DIRICHLET, 1500, "reference", discretizations=[16])
     assert methods[0][0] == "krylov" and methods[0][1] > 20_000
     first = one_step(prob)
     assert abs(first["objective_rms"] - first["rms_error"]) < 0.05 * first["rms_error"]
 
 
 def test_insulated_walls_run_with_the_default_solver(methods):
-    prob = ro.studies.node_layout(
-        CHANNEL,
-        source=lambda x: 0.0,
-        bcs=INSULATED,
-        n=1500,
-        objective="exact",
-        exact=u,
-        discretizations=[16],
-    )
+    prob = channel(INSULATED, 1500, discretizations=[16])
     one_step(prob)
     # "auto" with Neumann rows; their accuracy is tested in test_node_layout.py (on this
     # channel the blended flux rows lose ~10x against plain ones: an open fd item)
@@ -96,9 +88,7 @@ def test_insulated_walls_run_with_the_default_solver(methods):
 @pytest.mark.parametrize("bcs", [DIRICHLET, INSULATED], ids=["dirichlet", "insulated"])
 def test_20000_nodes_run_with_the_default_solver(bcs, methods):
     """n = 20 000: Krylov for the Dirichlet study, SuperLU with the Neumann walls."""
-    prob = ro.studies.node_layout(
-        CHANNEL, source=lambda x: 0.0, bcs=bcs, n=20_000, objective="exact", exact=u
-    )
+    prob = channel(bcs, 20_000)
     first = one_step(prob)
     assert {m for m, _ in methods} == {"krylov" if bcs is DIRICHLET else "direct"}
     if bcs is DIRICHLET:
