@@ -7,6 +7,8 @@
 * :func:`blended_weights` (:mod:`rbfopt.fd.blend`): weights continuous in the node
   positions (a blend over stencil sizes), for losses differentiated w.r.t. positions;
   :func:`tapered_weights`, the same continuity from one local solve;
+* :func:`nested_weights` (:mod:`rbfopt.fd.nested`): the weights of several stencil
+  sizes on the same neighbours from one factorization (:mod:`rbfopt.fd._nested`);
 * boundary conditions (:mod:`rbfopt.fd.conditions`: :class:`Dirichlet`, :class:`Neumann`,
   :class:`Robin`), boundary rows and the one assembly of a global system with its
   right-hand side (:mod:`rbfopt.fd.boundary`).
@@ -23,6 +25,7 @@ from .boundary import (
     robin_rows,
 )
 from .conditions import Condition, Dirichlet, Neumann, Robin, data_values
+from .nested import nested_weights
 from .operator import (
     RBFOperator,
     directional,
@@ -47,6 +50,7 @@ __all__ = [
     "assemble",
     "blended_weights",
     "build_weights",
+    "nested_weights",
     "check_inputs",
     "dirichlet_rows",
     "directional",

@@ -16,7 +16,7 @@ from jax import lax
 from ..basis import RadialBasis
 from ..operators import Operator
 from ..polynomials import monomials
-from . import _saddle
+from . import _nested, _saddle
 
 
 @jax.custom_jvp
@@ -56,13 +56,16 @@ def local_weights(
     eps: jax.Array | None,
     local_solve: str = "implicit",
     last: jax.Array | None = None,
+    sizes: tuple[int, ...] | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Weights for a batch of stencils (batch-first inputs).
 
     X: (B, k, d) stencil points, c: (B, d) evaluation points, eps: (B,) or None,
     last: (B,) taper in [0, 1] of each stencil's last point (:func:`taper_last`) or
     None. Returns (weights (B, k, n_out), quality (B,)). No checks, no chunking: the
-    per-batch solve under :func:`rbfopt.build_weights`.
+    per-batch solve under :func:`rbfopt.build_weights`. ``sizes``: the weights of
+    the first ``k_s`` points for each ``k_s`` (:func:`_family_solve`), stacked as
+    (B, k, n_out * S).
 
     Examples:
       >>> import jax.numpy as jnp, numpy as np, rbfopt as ro
@@ -72,7 +75,8 @@ def local_weights(
       >>> w.shape, bool(jnp.allclose(w[:, 0, 0], 1.0))  # interpolation at a node
       ((4, 12, 1), True)
     """
-    return _local_weights_t(op, jnp.moveaxis(X, 0, -1), c, basis, eps, local_solve, last=last)
+    Xt = jnp.moveaxis(X, 0, -1)
+    return _local_weights_t(op, Xt, c, basis, eps, local_solve, last=last, sizes=sizes)
 
 
 def _rhs(op, X, c, basis, eps):
@@ -146,13 +150,14 @@ def taper_last(A, P, f, t, sign):
     return A, P * s[:, None], f * s[:, None], s
 
 
-def _local_weights_t(op, Xt, c, basis, eps, local_solve, large=False, rhs=None, last=None):
+def _local_weights_t(
+    op, Xt, c, basis, eps, local_solve, large=False, rhs=None, last=None, sizes=None
+):
     # Xt: (k, d, B), the stencil points batch-last. Taking them in this layout keeps
     # the cotangent of the points batch-last in reverse mode (fused into a batch-first
     # transpose, that reduction runs as scalar code on XLA:CPU).
     # rhs: (h (B,), f (k, n_out, B), g (M, n_out, B)) when computed ahead (_rhs).
     # last: (B,) taper of the last stencil point (taper_last), or None.
-    k = Xt.shape[0]
     if rhs is None:
         h, f, g = _rhs(op, jnp.moveaxis(Xt, -1, 0), c, basis, eps)
         f_t, g_t = jnp.moveaxis(f, 0, -1), jnp.moveaxis(g, 0, -1)
@@ -172,19 +177,42 @@ def _local_weights_t(op, Xt, c, basis, eps, local_solve, large=False, rhs=None, 
         raise ValueError(
             f"local_solve: unknown local solve {local_solve!r}; use 'implicit', 'traced' or 'dense'"
         )
+    if sizes is not None:
+        w, q = _family_solve(A_t, P_t, f_t, g_t, basis, local_solve, large, sizes)
+        return jnp.moveaxis(w, -1, 0), q
+    w, q = _solve(A_t, P_t, f_t, g_t, basis, local_solve, large)
+    if last is not None:
+        w = w * scale[:, None]
+    return jnp.moveaxis(w, -1, 0), q
+
+
+def _solve(A_t, P_t, f_t, g_t, basis, local_solve, large):
+    """One batch of saddle systems by ``local_solve``: (w (k, n, B), quality (B,))."""
     # The null-space solver needs 0 < M < k (its loops index the polynomial block and
     # the projected kernel block); no polynomial (poly_deg = -1) or k == M go dense.
-    M = P_t.shape[1]
+    k, M = P_t.shape[:2]
     if local_solve == "dense" or not basis.definite or M == 0 or M == k:
         w, _, q = _saddle.solve_dense(A_t, P_t, f_t, g_t)
     elif local_solve == "implicit":
         w, _, q = _saddle.solve_differentiable(A_t, P_t, f_t, g_t, basis.sign, large)
-    elif local_solve == "traced":
-        w, _, q = _saddle.solve_traced(A_t, P_t, f_t, g_t, basis.sign, large)
     else:
-        raise ValueError(
-            f"local_solve: unknown local solve {local_solve!r}; use 'implicit', 'traced' or 'dense'"
-        )
-    if last is not None:
-        w = w * scale[:, None]
-    return jnp.moveaxis(w, -1, 0), q
+        w, _, q = _saddle.solve_traced(A_t, P_t, f_t, g_t, basis.sign, large)
+    return w, q
+
+
+def _family_solve(A_t, P_t, f_t, g_t, basis, local_solve, large, sizes):
+    """The weights of the first ``k_s`` points for each ``k_s`` of ``sizes``, zero past
+    ``k_s`` and stacked member-major: (K, n * S, B), and the worst quality (B,).
+
+    Nested stencils share one factorization (:mod:`rbfopt.fd._nested`) where the
+    null-space solve applies; otherwise each size is solved on its own."""
+    K, M = P_t.shape[:2]
+    if local_solve == "implicit" and basis.definite and 0 < M < min(sizes):
+        ws, q = _nested.solve_nested_differentiable(A_t, P_t, f_t, g_t, basis.sign, sizes, large)
+    else:
+        solved = [
+            _solve(A_t[:k, :k], P_t[:k], f_t[:k], g_t, basis, local_solve, large) for k in sizes
+        ]
+        ws, q = [w for w, _ in solved], jnp.min(jnp.stack([q for _, q in solved]), axis=0)
+    ws = [jnp.pad(w, ((0, K - w.shape[0]), (0, 0), (0, 0))) for w in ws]
+    return jnp.concatenate(ws, axis=1), q

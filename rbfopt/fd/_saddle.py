@@ -140,8 +140,37 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
     unroll = large and M <= UNROLL_MAX_M
     P, V, beta = (_householder_unrolled if unroll else _householder)(P, _indices(k, A))
 
-    # Compact WY: H_0 ... H_{M-1} = I - V T V', T upper triangular,
-    # T[j, j] = beta_j, T[:j, j] = -beta_j T[:j, :j] V[:, :j]' v_j.
+    T = _wy(V, beta, unroll, A)
+    At = _project(A, V, T)
+    R = P[:M]
+    S = sign * At[M:, M:]
+    L, minpiv = _cholesky(S, CHOL_BLOCK if large else None)
+    return Factors(V, T, R, At, L, sign, _quality(R, S, minpiv))
+
+
+def _quality(R, S, minpiv):
+    """Per-stencil quality (B,): the smaller of ``min |R_jj| / max |R_jj|`` and the
+    smallest Cholesky pivot of ``S`` over its largest diagonal entry; -1 where NaN."""
+    M, n, B = R.shape[0], S.shape[0], R.shape[-1]
+    if M:
+        rd = jnp.abs(jnp.diagonal(R, axis1=0, axis2=1))  # (B, M)
+        q_poly = jnp.min(rd, axis=-1) / jnp.maximum(jnp.max(rd, axis=-1), 1e-300)
+    else:
+        q_poly = jnp.ones((B,), R.dtype)
+    if n:
+        diag_max = jnp.max(jnp.abs(jnp.diagonal(S, axis1=0, axis2=1)), axis=-1)  # (B,)
+        q_kern = minpiv / jnp.maximum(diag_max, 1e-300)
+    else:
+        q_kern = jnp.ones((B,), R.dtype)
+    quality = jnp.minimum(q_poly, q_kern)
+    return jnp.where(jnp.isnan(quality), -1.0, quality)
+
+
+def _wy(V, beta, unroll, like):
+    """The compact WY factor T (M, M, B) of the reflectors V (k, M, B), ``beta`` (M, B):
+    H_0 ... H_{M-1} = I - V T V', T upper triangular,
+    T[j, j] = beta_j, T[:j, j] = -beta_j T[:j, :j] V[:, :j]' v_j."""
+    M = V.shape[1]
     if unroll:  # on the Gram matrix V'V, static slices only
         G = _matmul(jnp.swapaxes(V, 0, 1), V)  # (M, M, B)
         cols = []
@@ -150,7 +179,7 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
             cols.append(jnp.stack(t + [beta[j]] + [jnp.zeros_like(beta[j])] * (M - j - 1)))
         T = jnp.stack(cols, axis=1)
     else:
-        m_idx = _indices(M, A)
+        m_idx = _indices(M, like)
 
         def wy(j, T):
             vj = _col(V, j)  # (k, B)
@@ -160,7 +189,12 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
             t = jnp.where(m_idx < j, t, jnp.where(m_idx == j, bj, 0.0))
             return lax.dynamic_update_index_in_dim(T, t, j, axis=1)
 
-        T = lax.fori_loop(0, M, wy, jnp.zeros((M, M, B), P.dtype))
+        T = lax.fori_loop(0, M, wy, jnp.zeros((M, M, V.shape[-1]), V.dtype))
+    return T
+
+
+def _project(A, V, T):
+    """``Q' A Q`` for A (k, k, B) and ``Q = I - V T V'``: one rank-2M update."""
     # Q' A Q = A - V Z' - Z2 V' with Y = A V, Z = Y T, C = T' V' Z, Z2 = Z - V C.
     Y = _matmul(A, V)  # (k, M, B)
     Z = _matmul(Y, T)
@@ -171,23 +205,7 @@ def factor(A: jax.Array, P: jax.Array, sign: float, large: bool = False) -> Fact
         - jnp.sum(V[:, None, :, :] * Z[None, :, :, :], axis=2)
         - jnp.sum(Z2[:, None, :, :] * V[None, :, :, :], axis=2)
     )
-    R = P[:M]
-    n = k - M
-    S = sign * At[M:, M:]
-    diag_max = jnp.max(jnp.abs(jnp.diagonal(S, axis1=0, axis2=1)), axis=-1)  # (B,)
-    L, minpiv = _cholesky(S, CHOL_BLOCK if large else None)
-    if M:
-        rd = jnp.abs(jnp.diagonal(R, axis1=0, axis2=1))  # (B, M)
-        q_poly = jnp.min(rd, axis=-1) / jnp.maximum(jnp.max(rd, axis=-1), 1e-300)
-    else:
-        q_poly = jnp.ones((B,), A.dtype)
-    if n:
-        q_kern = minpiv / jnp.maximum(diag_max, 1e-300)
-    else:
-        q_kern = jnp.ones((B,), A.dtype)
-    quality = jnp.minimum(q_poly, q_kern)
-    quality = jnp.where(jnp.isnan(quality), -1.0, quality)
-    return Factors(V, T, R, At, L, sign, quality)
+    return At
 
 
 #: Column block of the Cholesky factorization of large builds (the fastest measured;

@@ -74,13 +74,24 @@ def _jit_build(fn):
     # (_backend); when JAX had started before rbfopt's import, eager large builds pass
     # them to their own jit (JAX takes options only on a top-level jit, so a caller's
     # jit that inlines the build compiles it with the caller's options).
-    static = ("op", "chunk_size", "local_solve", "large")
+    static = ("op", "chunk_size", "local_solve", "large", "sizes")
     plain = jax.jit(fn, static_argnames=static)
     fast = {}
 
     @functools.wraps(fn)
-    def call(op, data, eval_points, adjl, basis, chunk_size, local_solve, large=None, last=None):
-        args = (op, data, eval_points, adjl, basis, chunk_size, local_solve, large, last)
+    def call(
+        op,
+        data,
+        eval_points,
+        adjl,
+        basis,
+        chunk_size,
+        local_solve,
+        large=None,
+        last=None,
+        sizes=None,
+    ):
+        args = (op, data, eval_points, adjl, basis, chunk_size, local_solve, large, last, sizes)
         if not is_tracer(data, eval_points, adjl, basis) and _backend.is_large(np.shape(adjl)[0]):
             options = _backend.jit_options()
             if options:
@@ -95,7 +106,9 @@ def _jit_build(fn):
 
 
 @_jit_build
-def _build(op, data, eval_points, adjl, basis, chunk_size, local_solve, large=None, last=None):
+def _build(
+    op, data, eval_points, adjl, basis, chunk_size, local_solve, large=None, last=None, sizes=None
+):
     n_eval = adjl.shape[0]
     if large is None:
         large = _backend.is_large(n_eval)
@@ -105,7 +118,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, local_solve, large=No
     n_chunks = -(-n_eval // chunk_size)
     if n_chunks <= 1:
         return _mask_degenerate(
-            *local_weights(op, data[adjl], eval_points, basis, eps, local_solve, last)
+            *local_weights(op, data[adjl], eval_points, basis, eps, local_solve, last, sizes)
         )
     n_chunks, split = _backend.chunk_split(
         n_chunks, _backend.split_mesh(data, eval_points, adjl, eps)
@@ -117,7 +130,7 @@ def _build(op, data, eval_points, adjl, basis, chunk_size, local_solve, large=No
     @jax.checkpoint
     def body(args):
         Xc, cc, ec, lc, rhs = jax.tree_util.tree_map(_materialized, args)
-        out = _local_weights_t(op, Xc, cc, basis, ec, local_solve, large, rhs, lc)
+        out = _local_weights_t(op, Xc, cc, basis, ec, local_solve, large, rhs, lc, sizes)
         return jax.tree_util.tree_map(_materialized_cotangent, out)
 
     def run(data, eval_points, adjl, eps, last):
@@ -303,9 +316,12 @@ def tapered_build(
     last: jax.Array | None,
     chunk_size: int | None = None,
     local_solve: str = "implicit",
-) -> jax.Array:
+    sizes: tuple[int, ...] | None = None,
+) -> Any:
     """:func:`build_weights` with the last point of every stencil tapered by ``last``
     ((N_eval,) in [0, 1], or None: plain weights); see :func:`~rbfopt.fd._local.taper_last`.
+    ``sizes`` (checked by :func:`rbfopt.fd.nested_weights`, ``last`` None): a list of
+    the weights on the first ``k_s`` columns of ``adjl`` for each ``k_s``.
     """
     if eval_points is None:
         eval_points = data
@@ -325,7 +341,7 @@ def tapered_build(
     chunk_size = check_int("chunk_size", chunk_size, 1, what="stencils per chunk", allow_none=True)
     k, d = adjl.shape[1], data.shape[1]
     chunk = int(_backend.default_chunk(k, d) if chunk_size is None else chunk_size)
-    w, q = _build(op, data, eval_points, adjl, basis, chunk, local_solve, last=last)
+    w, q = _build(op, data, eval_points, adjl, basis, chunk, local_solve, last=last, sizes=sizes)
     if concrete:
         bad = np.flatnonzero(
             ~(np.asarray(q) > DEGENERATE_TOL)
@@ -339,6 +355,8 @@ def tapered_build(
                 "singular (smooth kernels near the flat limit: eps times the stencil radius "
                 "too small); use a larger k, a lower poly_deg, a larger eps, or fix the nodes"
             )
-    if not op.out_shape(data.shape[1]):
-        w = w[..., 0]
-    return w
+    scalar = not op.out_shape(data.shape[1])
+    if sizes is not None:
+        w = w.reshape(w.shape[:2] + (len(sizes), -1))
+        return [w[:, :m, s, 0] if scalar else w[:, :m, s] for s, m in enumerate(sizes)]
+    return w[..., 0] if scalar else w
