@@ -62,12 +62,18 @@ def has_flux_rows(rows: Any) -> bool:
     return any(bc.beta != 0 for bc, _ in rows.boundary)
 
 
-def solve(A: Any, rhs: Any, method: str, opts: LayoutOptions, precond: AMG | None = None) -> Any:
+def solve(
+    A: Any, rhs: Any, method: str, opts: LayoutOptions, precond: AMG | None = None, near: Any = None
+) -> Any:
     """``A^-1 rhs`` by the resolved ``method``: ``"direct"`` is SuperLU whatever the size
-    or device; ``"krylov"`` is BiCGStab with ``precond`` to ``opts.solver_tol`` (its
-    transposed solves to ``opts.adjoint_tol``), its failure naming the study's options."""
+    or device (``near``: another member's matrix, whose factors precondition GMRES
+    to the study's tolerances instead of factoring ``A``; see :func:`rbfopt.linsolve`);
+    ``"krylov"`` is BiCGStab
+    with ``precond`` to ``opts.solver_tol`` (its transposed solves to
+    ``opts.adjoint_tol``), its failure naming the study's options."""
     if method == "direct":
-        return linsolve(A, rhs, "direct")
+        tols = {} if near is None else dict(tol=opts.solver_tol, adjoint_tol=opts.adjoint_tol)
+        return linsolve(A, rhs, "direct", near=near, **tols)
     return linsolve(
         A, rhs, "krylov", precond=precond, tol=opts.solver_tol,
         adjoint_tol=opts.adjoint_tol, advice=ADVICE,

@@ -15,11 +15,12 @@ from ..operators import Identity
 from ..problem import Problem
 from ..sparse.amg import AMG
 from ..sparse.krylov import krylov as krylov_stats
+from ..sparse.matrix import StencilMatrix
 from ..stencils import find_neighbors
 from . import _mesh_term, _report
 from ._movement import movement_for
 from ._precond import Hierarchy, solve
-from ._system import Rows, weights_for
+from ._system import Rows, SharedWeights, weights_for
 from .family import Discretization
 from .options import LayoutOptions
 
@@ -30,7 +31,7 @@ class Stencils(NamedTuple):
     never recompiles; a ``None`` field is an empty pytree node."""
 
     adjl: jax.Array  # (N, widest member) stencils of the nodes, self first
-    adjl_eval: jax.Array  # (M, widest member) stencils of the evaluation points
+    adjl_eval: jax.Array  # (M, first member) stencils of the evaluation points
     precond: tuple[AMG, ...] | None = None  # the Krylov path's AMG, one per member
     cells: jax.Array | None = None  # mesh term: triangles, padded to 2 N rows
     cell_mask: jax.Array | None = None  # ... and which of them are real
@@ -70,6 +71,9 @@ class LayoutStudy:
         self.builders = tuple(weights_for(m.blend, opts.blend_taper, m.blend_kind) for m in members)
         self.bases = tuple(basis if m.basis is None else m.basis for m in members)
         self.k_stencil = max(m.width for m in members)
+        # plain members of the study's basis: one nested weight build serves them all
+        shared = tuple(i for i, m in enumerate(members) if m.blend == 0 and m.basis is None)
+        self.shared = shared if len(shared) > 1 else ()
         names = [f"rms_k{m.k}" + (f"_{m.blend_kind}" if m.blend else "") for m in members]
         self.metric_names = [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
         self.hierarchies = None
@@ -107,6 +111,21 @@ class LayoutStudy:
                      weights=weights)  # fmt: skip
         return A, right_hand_side(x, self.source, **rows, normals=nrm)
 
+    def systems(self, x: jax.Array, adjl: jax.Array) -> list[tuple[Any, jax.Array]]:
+        """Every member's :meth:`system` at nodes ``x``; the plain members of the study's
+        basis share one nested weight build per row set (:class:`SharedWeights`)."""
+        out = [None] * len(self.members)
+        if len(self.shared) > 1:
+            build = SharedWeights(tuple(self.members[i].k for i in self.shared))
+            for s, i in enumerate(self.shared):
+                A, rhs = self.system_with(x, adjl, self.basis, build.member(s))
+                width = self.members[i].k
+                out[i] = (StencilMatrix(A.values[:, :width], A.adjl[:, :width]), rhs)
+        for i in range(len(self.members)):
+            if out[i] is None:
+                out[i] = self.system(x, adjl, i)
+        return out
+
     def u_h(self, x: jax.Array, aux: Stencils, member: int = 0) -> jax.Array:
         precond = None if aux.precond is None else aux.precond[member]
         return solve(*self.system(x, aux.adjl, member), self.method, self.opts, precond)
@@ -120,20 +139,35 @@ class LayoutStudy:
         ]
         return {"solve_iterations": its[0].iterations, "adjoint_iterations": its[1].iterations}
 
-    def at_targets(self, x: jax.Array, uh: jax.Array, aux: Stencils, member: int) -> jax.Array:
-        """Member ``member``'s interpolation of nodal values ``uh`` onto the targets."""
-        adjl = aux.adjl_eval[:, : self.members[member].width]
-        w = self.builders[member](Identity(), x, self.y, adjl, self.bases[member])
-        return jnp.sum(w * uh[adjl], axis=1)
+    def at_targets(self, x: jax.Array, uhs: list, aux: Stencils) -> list[jax.Array]:
+        """Every member's nodal solution read at the targets through one interpolation:
+        the first (exported) member's. The members differ in how they solve the PDE;
+        reading them through one interpolant measures that (the interpolation part of
+        the error moves every member's by at most ~9 % on the default study), at the
+        cost of one weight build instead of one per member (docs/performance.md)."""
+        adjl = aux.adjl_eval
+        w = self.builders[0](Identity(), x, self.y, adjl, self.bases[0])
+        return [jnp.sum(w * uh[adjl], axis=1) for uh in uhs]
+
+    def solutions(self, x: jax.Array, aux: Stencils) -> list[jax.Array]:
+        """Every member's solution u_h at nodes ``x``. Direct solves factor the first
+        member's matrix only: the others' solves are preconditioned by its factors (a
+        few GMRES steps cost less than a factorization; docs/performance.md)."""
+        systems = self.systems(x, aux.adjl)
+        out = []
+        for i, (A, rhs) in enumerate(systems):
+            precond = None if aux.precond is None else aux.precond[i]
+            near = systems[0][0] if i and self.method == "direct" else None
+            out.append(solve(A, rhs, self.method, self.opts, precond, near))
+        return out
 
     def evaluate(self, p: dict, aux: Stencils) -> tuple[jax.Array, dict, jax.Array]:
         """The loss value, its metrics and the first member's solution u_h at the nodes."""
         opts, x = self.opts, self.nodes(p)
-        errs, trues, first = [], [], None
-        for i in range(len(self.members)):
-            uh = self.u_h(x, aux, i)
-            first = uh if first is None else first
-            u_eval = self.at_targets(x, uh, aux, i)
+        errs, trues = [], []
+        uhs = self.solutions(x, aux)
+        first = uhs[0]
+        for u_eval in self.at_targets(x, uhs, aux):
             errs.append(jnp.sqrt(jnp.mean((u_eval - self.u_y) ** 2)))
             if self.target.exact is not None:
                 trues.append(jnp.sqrt(jnp.mean((u_eval - self.target.exact) ** 2)))
@@ -159,7 +193,7 @@ class LayoutStudy:
     def restencil(self, p: dict) -> Stencils:
         x = np.asarray(self.nodes(p))
         adjl = find_neighbors(x, self.k_stencil)
-        adjl_eval = find_neighbors(x, self.k_stencil, np.asarray(self.y))
+        adjl_eval = find_neighbors(x, self.members[0].width, np.asarray(self.y))
         cells = mask = None
         if self.opts.mesh_weight > 0:
             cells, mask = (jnp.asarray(a) for a in _mesh_term.cells(x, self.domain))

@@ -18,6 +18,7 @@ import numpy as np
 from .._util import pad_rows
 from ..fd.blend import blended_weights, tapered_weights
 from ..fd.conditions import Condition
+from ..fd.nested import nested_weights
 from ..fd.weights import build_weights
 from ..operators import Identity
 from ..stencils import find_neighbors
@@ -70,9 +71,42 @@ def in_blocks(build, block: int):
 
         split = [pad_rows(a, nb * block).reshape((nb, block) + a.shape[1:]) for a in (pts, adjl)]
         w = jax.lax.map(one, tuple(split))
-        return w.reshape((nb * block,) + w.shape[2:])[:m]
+        # a family build returns a list of arrays: one per member
+        return jax.tree.map(lambda a: a.reshape((nb * block,) + a.shape[2:])[:m], w)
 
     return blocked
+
+
+class SharedWeights:
+    """Weight builders (``build_weights``' signature) for a family of plain stencil
+    sizes ``sizes`` that share one :func:`~rbfopt.fd.nested_weights` build per row set.
+
+    ``member(s)`` is member s's builder for :func:`rbfopt.fd.assemble`, which calls it
+    once per row set, in the same order for every member; each member assembles with
+    the widest stencils ``adjl`` (its weights come zero past its own size: slice its
+    matrix to its width). The first member to reach a row set builds every member's
+    weights there; the others take theirs.
+    """
+
+    def __init__(self, sizes: tuple[int, ...], block: int = BLOCK_ROWS):
+        self.sizes = sizes
+        self.build = in_blocks(partial(nested_weights, sizes=sizes), block)
+        self.built: list[list] = []
+        self.calls = [0] * len(sizes)
+
+    def member(self, s: int):
+        def build(op, x, pts, adjl, basis):
+            j = self.calls[s]
+            self.calls[s] += 1
+            if j == len(self.built):
+                self.built.append(self.build(op, x, pts, adjl, basis))
+            w = self.built[j][s]
+            if w.shape[0] != pts.shape[0]:
+                raise RuntimeError("SharedWeights: the members' row sets differ")
+            pad = [(0, 0), (0, adjl.shape[1] - w.shape[1])] + [(0, 0)] * (w.ndim - 2)
+            return jnp.pad(w, pad)
+
+        return build
 
 
 def interpolate(points: np.ndarray, u: Any, y: np.ndarray, basis: Any, k: int) -> jax.Array:

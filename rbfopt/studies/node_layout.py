@@ -9,11 +9,14 @@ The study solves **L u = source** in the domain with one boundary condition per 
 to lower the error of the discrete solution ``u_h``, carried by local RBF
 interpolation to a fixed evaluation set ``Y``. The loss combines a *family* of
 discretizations of the same problem on the same nodes (:mod:`rbfopt.studies.family`;
-by default plain k-nearest stencils of sizes k - 4 .. k + 14, 12 to 30 in 2-D):
+by default plain k-nearest stencils of sizes k - 4 .. k + 14, 12 to 30 in 2-D, whose
+weights come from one nested build, :func:`rbfopt.fd.nested_weights`, and whose
+solves share one factorization, ``linsolve(..., near=)``):
 
-    1/M sum_m log rms_Y(R_m(X) u_h^(m)(X) - u*) + mu sum_{i, j} relu(1 - d_ij / (floor s_i))^2
+    1/M sum_m log rms_Y(R(X) u_h^(m)(X) - u*) + mu sum_{i, j} relu(1 - d_ij / (floor s_i))^2
 
-with ``s_i`` the local spacing of node i (the mean distance to its 2 d + 2 nearest
+with ``R`` the first member's interpolation (every member's solution is read through
+it: the members differ in how they solve the PDE), ``s_i`` the local spacing of node i (the mean distance to its 2 d + 2 nearest
 neighbours) and ``floor = spacing_floor``: a barrier against collapsing pairs at any
 grading. A layout tuned to one stencil set learns its cancellations and may be worse
 for any other; tuned to the family, it keeps what every member gains (the report

@@ -41,19 +41,30 @@ def value(prob, p):
 
 @pytest.fixture(scope="module")
 def pair(square):
-    """A two-member family and its members alone (no barrier: the loss is the errors)."""
-    kw = dict(mu=0.0)
-    members = (12, {"k": 18, "blend": 2})  # plain and tapered
-    both = study(square, discretizations=list(members), **kw)
-    alone = [study(square, discretizations=[d], **kw) for d in members]
-    return both, alone
+    """A two-member family and its first member alone (no barrier: the loss is the
+    errors; the second member's solve, preconditioned by the first's factors, to
+    rounding)."""
+    kw = dict(mu=0.0, solver_tol=1e-15)
+    both = study(square, discretizations=[12, {"k": 18, "blend": 2}], **kw)
+    return both, study(square, discretizations=[12], **kw)
 
 
 def test_loss_is_the_mean_of_the_members_log_errors(pair):
-    both, alone = pair
+    # every member's solution (its own system, SuperLU) read at the targets through
+    # the first member's interpolation (plain k = 12 weights, built here)
+    both, first = pair
     p = both.init()
-    expect = np.mean([value(a, p) for a in alone])
-    assert value(both, p) == pytest.approx(expect, rel=1e-12)
+    lay = both.loss.__self__
+    x, aux = lay.nodes(p), both.restencil(p)
+    y = np.asarray(lay.y)
+    adjl = ro.find_neighbors(np.asarray(x), 12, y)
+    w = np.asarray(ro.build_weights(ro.Identity(), x, y, adjl, ro.PHS(3, poly_deg=2)))
+    errs = []
+    for i in range(2):
+        u = np.asarray(ro.linsolve(*lay.system(x, aux.adjl, i), "direct"))
+        errs.append(np.sqrt(np.mean((np.sum(w * u[adjl], axis=1) - np.asarray(lay.u_y)) ** 2)))
+    assert value(both, p) == pytest.approx(np.mean(np.log(errs)), rel=1e-12)
+    assert value(first, p) == pytest.approx(np.log(errs[0]), rel=1e-12)
     metrics = both.loss(p, both.restencil(p))[1]
     assert set(metrics) >= {"rms_k12", "rms_k18_taper", "min_spacing_ratio"}
     geo = np.exp(np.mean(np.log([metrics["rms_k12"], metrics["rms_k18_taper"]])))
@@ -61,7 +72,9 @@ def test_loss_is_the_mean_of_the_members_log_errors(pair):
 
 
 def test_family_gradient_matches_finite_differences(square):
-    prob = study(square, discretizations=[12, {"k": 16, "blend": 2}])
+    # two plain members (one nested weight build, the second solve preconditioned by
+    # the first's factors) and a tapered one (its own build)
+    prob = study(square, discretizations=[12, 14, {"k": 16, "blend": 2}])
     # jittered: blended weights have a kink where two neighbours are exactly equidistant,
     # as evenly spaced boundary nodes are from points of the regular evaluation grid
     rng = np.random.default_rng(0)
@@ -71,6 +84,25 @@ def test_family_gradient_matches_finite_differences(square):
     ro.testing.check_rules(
         lambda pts: prob.loss({"points": pts}, aux)[0], p["points"], rtol=1e-5, eps=1e-6
     )
+
+
+def test_shared_builds_and_near_solves_match_separate_ones(square):
+    # the default family: one nested weight build per row set for all five members,
+    # one factorization; each member's matrix and solution against its own build and
+    # SuperLU solve
+    lay = study(square).loss.__self__
+    assert len(lay.shared) == 5
+    x = lay.nodes(lay.init())
+    aux = lay.restencil(lay.init())
+    shared = lay.systems(x, aux.adjl)
+    for i, ((A, rhs), u) in enumerate(zip(shared, lay.solutions(x, aux), strict=True)):
+        A1, rhs1 = lay.system(x, aux.adjl, i)
+        scale = float(jnp.max(jnp.abs(A1.values)))
+        np.testing.assert_allclose(A.values, A1.values, rtol=0, atol=1e-9 * scale)
+        np.testing.assert_array_equal(A.adjl, A1.adjl)
+        np.testing.assert_array_equal(rhs, rhs1)
+        ref = np.asarray(ro.linsolve(A1, rhs1, "direct"))
+        assert np.linalg.norm(np.asarray(u) - ref) <= 1e-8 * np.linalg.norm(ref)
 
 
 def test_smooth_gradient_matches_finite_differences(square):
