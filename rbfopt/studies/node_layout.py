@@ -16,11 +16,12 @@ solves share one factorization, ``linsolve(..., near=)``):
     1/M sum_m log rms_Y(R(X) u_h^(m)(X) - u*) + mu sum_{i, j} relu(1 - d_ij / (floor s_i))^2
 
 with ``R`` the first member's interpolation (every member's solution is read through
-it: the members differ in how they solve the PDE), ``s_i`` the local spacing of node i (the mean distance to its 2 d + 2 nearest
-neighbours) and ``floor = spacing_floor``: a barrier against collapsing pairs at any
-grading. A layout tuned to one stencil set learns its cancellations and may be worse
-for any other; tuned to the family, it keeps what every member gains (the report
-checks a held-out family, :mod:`rbfopt.studies._robustness`). Parameters
+it: the members differ in how they solve the PDE), ``s_i`` the local spacing of node i
+(the mean distance to its 2 d + 2 nearest neighbours) and ``floor = spacing_floor``: a
+barrier against collapsing pairs at any grading. A layout tuned to one stencil set
+learns its cancellations and may be worse for any other; tuned to the family, it keeps
+what every member gains (the report checks a held-out family,
+:mod:`rbfopt.studies._robustness`). Parameters
 (``movement``): all node positions in units of the starting spacing ``h`` (features
 fixed, boundary nodes sliding along the boundary, interior nodes inside,
 :func:`rbfopt.nodes.projection`), or a smooth displacement field on a coarse grid
