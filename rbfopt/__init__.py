@@ -100,7 +100,7 @@ def __getattr__(name: str):
     # ``ro.grid`` (independent of the RBF engine) and ``ro.sparse`` etc. load on first use.
     import importlib
 
-    rooms = ("grid", "geometry", "nodes", "mesh", "studies", "fd", "interp", "sparse", "app")
+    rooms = ("grid", "geometry", "nodes", "mesh", "studies", "fd", "fem", "interp", "sparse", "app")
     if name in rooms:
         return importlib.import_module(f"{__name__}.{name}")
     if name == "NodeSet":
