@@ -7,7 +7,7 @@
 * the reference elements and the quadrature (:mod:`rbfopt.fem.elements`).
 """
 
-from .assemble import areas, load, mass, stiffness
+from .assemble import areas, lift_dirichlet, load, mass, stiffness
 from .space import Space, space
 
-__all__ = ["Space", "areas", "load", "mass", "space", "stiffness"]
+__all__ = ["Space", "areas", "lift_dirichlet", "load", "mass", "space", "stiffness"]

@@ -27,7 +27,7 @@ from ..sparse.matrix import StencilMatrix
 from .elements import QUADRATURE, shape_gradients, shape_values
 from .space import Space
 
-__all__ = ["stiffness", "mass", "load", "areas"]
+__all__ = ["stiffness", "mass", "load", "areas", "lift_dirichlet"]
 
 
 def _geometry(sp: Space, points: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -91,3 +91,34 @@ def load(sp: Space, points: jax.Array, source: Callable | float) -> jax.Array:
     f = jax.vmap(jax.vmap(source))(xq) if callable(source) else jnp.full(xq.shape[:2], source)
     local = jnp.einsum("q,eq,qa->ea", jnp.asarray(w), f, phi) * area[:, None]
     return jnp.zeros(sp.n_dofs, local.dtype).at[sp.dofs].add(local)
+
+
+def lift_dirichlet(
+    A: StencilMatrix, b: jax.Array, rows: np.ndarray, values: jax.Array
+) -> tuple[StencilMatrix, jax.Array]:
+    """Impose ``u[rows] = values`` by lifting: the rows become identity rows with
+    right-hand side ``values``, and their columns move to the other rows' right-hand
+    side (``b_i -= A_ij g_j``), which keeps the other rows' block symmetric. Traceable
+    w.r.t. ``A.values``, ``b`` and ``values``; ``rows`` concrete.
+
+    Examples:
+      >>> import numpy as np, jax.numpy as jnp, rbfopt as ro
+      >>> x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+      >>> sp = ro.fem.space(np.array([[0, 1, 2], [1, 3, 2]]), 4)
+      >>> K, b = ro.fem.stiffness(sp, x), jnp.zeros(4)
+      >>> K, b = ro.fem.lift_dirichlet(K, b, np.array([0, 3]), jnp.array([0.0, 1.0]))
+      >>> ro.linsolve(K, b)  # the linear function x + y over 2, exactly
+      Array([0. , 0.5, 0.5, 1. ], dtype=float64)
+    """
+    n = A.shape[0]
+    rows = np.asarray(rows)
+    fixed = np.zeros(n, bool)
+    fixed[rows] = True
+    g = jnp.zeros(n, A.values.dtype).at[rows].set(values)
+    adjl = np.asarray(A.adjl)
+    col_fixed = fixed[adjl]
+    b = b - jnp.sum(jnp.where(col_fixed, A.values * g[adjl], 0.0), axis=1)
+    diag = adjl == np.arange(n)[:, None]
+    ident = diag / diag.sum(axis=1, keepdims=True)  # padded rows repeat the diagonal
+    vals = jnp.where(fixed[:, None], ident, jnp.where(col_fixed, 0.0, A.values))
+    return StencilMatrix(vals, A.adjl), jnp.where(fixed, g, b)

@@ -83,3 +83,46 @@ def test_bad_input(mesh):
         ro.fem.space(cells + 1, len(x), 1)
     with pytest.raises(ValueError, match=r"cells: expected integer triangles"):
         ro.fem.space(cells[:, :2], len(x), 1)
+
+
+def _square(m):
+    """The unit square's m x m grid, each cell split into two counter-clockwise triangles."""
+    t = np.linspace(0.0, 1.0, m + 1)
+    x = np.stack(np.meshgrid(t, t, indexing="ij"), -1).reshape(-1, 2)
+    i, j = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
+    v = (i * (m + 1) + j).ravel()
+    a, b, c, d = v, v + m + 1, v + m + 2, v + 1
+    return x, np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+
+
+def _l2_error(sp, x, uh, exact):
+    """The L2 error by a rule of degree 4 (the shape functions at the quadrature points)."""
+    bary, w = ro.fem.elements.QUADRATURE
+    phi = ro.fem.elements.shape_values(sp.degree, bary)  # (q, m)
+    xq = np.einsum("qv,evd->eqd", bary, x[sp.cells])
+    err = phi @ np.asarray(uh)[sp.dofs].T  # (q, E)
+    err = err.T - exact(xq[..., 0], xq[..., 1])
+    area = np.abs(np.asarray(ro.fem.areas(sp, x)))
+    return np.sqrt(np.sum(area[:, None] * w * err**2))
+
+
+@pytest.mark.parametrize("degree, order", [(1, 2), (2, 3)])
+def test_poisson_converges_at_the_element_order(degree, order):
+    # -Lap u = f, u = sin(3x) cos(2y) + x^2 y on the boundary: L2 error O(h^(p+1))
+    def exact(x, y):
+        return np.sin(3 * x) * np.cos(2 * y) + x**2 * y
+
+    def source(p):
+        return 13.0 * jnp.sin(3 * p[0]) * jnp.cos(2 * p[1]) - 2.0 * p[1]
+
+    errs = []
+    for m in (8, 16):
+        x, cells = _square(m)
+        sp = ro.fem.space(cells, len(x), degree)
+        xd = np.asarray(sp.dof_points(x))
+        edge = np.flatnonzero(np.any((xd < 1e-12) | (xd > 1 - 1e-12), axis=1))
+        K, b = ro.fem.lift_dirichlet(
+            ro.fem.stiffness(sp, x), ro.fem.load(sp, x, source), edge, exact(*xd[edge].T)
+        )
+        errs.append(_l2_error(sp, x, ro.linsolve(K, b, "direct"), exact))
+    assert np.log2(errs[0] / errs[1]) == pytest.approx(order, abs=0.1)
