@@ -72,7 +72,7 @@ def factor_nested(
     Ph, V, beta = (_householder_unrolled if unroll else _householder)(P[:head], _indices(head, A))
     T = _wy(V, beta, unroll, A)
     A11 = _project(A[:head, :head], V, T)
-    A12 = _apply_q(NestedFactors(V, T, *(None,) * 6), A[:head, head:], transpose=True)
+    A12 = _apply_q(V, T, A[:head, head:], transpose=True)
     At = jnp.concatenate(
         [
             jnp.concatenate([A11, A12], axis=1),
@@ -94,7 +94,7 @@ def solve_nested(F: NestedFactors, k: int, f: jax.Array, g: jax.Array):
     """Solve member ``k``'s system for f: (k, n, B), g: (M, n, B) -> (w, l)."""
     M, head = F.R.shape[0], F.V.shape[0]
     n = k - M
-    ft = jnp.concatenate([_apply_q(F, f[:head], transpose=True), f[head:]], axis=0)
+    ft = jnp.concatenate([_apply_q(F.V, F.T, f[:head], transpose=True), f[head:]], axis=0)
     u1 = _lower_solve(F.R, g, transpose_of_upper=True)
     y = ft - _matmul(F.At[:k, :M], u1)
     Gs, Ls = F.G[:, :n], F.L[:n, :n]
@@ -102,7 +102,7 @@ def solve_nested(F: NestedFactors, k: int, f: jax.Array, g: jax.Array):
     v = F.sign * _upper_solve(Ls, _lower_solve(Ls, r), transpose_of_lower=True)
     u = jnp.concatenate([u1 + _matmul(Gs, v), v], axis=0)
     lam = _upper_solve(F.R, ft[:M] - _matmul(F.At[:M, :k], u))
-    w = jnp.concatenate([_apply_q(F, u[:head], transpose=False), u[head:]], axis=0)
+    w = jnp.concatenate([_apply_q(F.V, F.T, u[:head], transpose=False), u[head:]], axis=0)
     return w, lam
 
 

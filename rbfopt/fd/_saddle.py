@@ -251,12 +251,12 @@ def _cholesky(S, block=None):
     return L, minpiv
 
 
-def _apply_q(F: Factors, x: jax.Array, transpose: bool) -> jax.Array:
+def _apply_q(V: jax.Array, T: jax.Array, x: jax.Array, transpose: bool) -> jax.Array:
     """Q' x (transpose) or Q x for x: (k, n, B), Q = I - V T V' (three small products;
     a loop over the M reflectors ran as many loop steps, each of little work)."""
-    VtX = _matmul(jnp.swapaxes(F.V, 0, 1), x)  # (M, n, B)
-    T = jnp.swapaxes(F.T, 0, 1) if transpose else F.T
-    return x - _matmul(F.V, _matmul(T, VtX))
+    VtX = _matmul(jnp.swapaxes(V, 0, 1), x)  # (M, n, B)
+    T = jnp.swapaxes(T, 0, 1) if transpose else T
+    return x - _matmul(V, _matmul(T, VtX))
 
 
 def _lower_solve(L, y, transpose_of_upper: bool = False):
@@ -298,7 +298,7 @@ def _matmul(A, x):
 def solve(F: Factors, f: jax.Array, g: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Solve the factored saddle systems for f: (k, n, B), g: (M, n, B) -> (w, l)."""
     M = F.R.shape[0]
-    ft = _apply_q(F, f, transpose=True)
+    ft = _apply_q(F.V, F.T, f, transpose=True)
     u1 = _lower_solve(F.R, g, transpose_of_upper=True)
     At = F.At
     rhs = ft[M:] - _matmul(At[M:, :M], u1)
@@ -306,7 +306,7 @@ def solve(F: Factors, f: jax.Array, g: jax.Array) -> tuple[jax.Array, jax.Array]
     u2 = F.sign * _upper_solve(F.L, y, transpose_of_lower=True)
     t = ft[:M] - _matmul(At[:M, :M], u1) - _matmul(At[:M, M:], u2)
     lam = _upper_solve(F.R, t)
-    w = _apply_q(F, jnp.concatenate([u1, u2], axis=0), transpose=False)
+    w = _apply_q(F.V, F.T, jnp.concatenate([u1, u2], axis=0), transpose=False)
     return w, lam
 
 
