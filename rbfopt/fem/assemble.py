@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..sparse.matrix import StencilMatrix
-from .elements import QUADRATURE, shape_gradients, shape_values
+from .elements import QUADRATURE, conical_rule, shape_gradients, shape_values
 from .space import Space
 
-__all__ = ["stiffness", "mass", "load", "areas", "lift_dirichlet"]
+__all__ = ["stiffness", "mass", "load", "areas", "lift", "lift_dirichlet"]
 
 
 def _geometry(sp: Space, points: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -47,7 +47,9 @@ def areas(sp: Space, points: jax.Array) -> jax.Array:
 
 def _matrix(sp: Space, local: jax.Array) -> StencilMatrix:
     """Scatter element matrices (E, m, m) into the space's padded rows."""
-    rows = np.repeat(sp.dofs[:, :, None], sp.dofs.shape[1], axis=2)
+    e, m = sp.dofs.shape
+    rows = jnp.broadcast_to(jnp.asarray(sp.dofs)[:, :, None], (e, m, m))
+    local = local * jnp.asarray(sp.active)[:, None, None]
     values = jnp.zeros(sp.adjl.shape, local.dtype).at[rows, sp.slots].add(local)
     return StencilMatrix(values, jnp.asarray(sp.adjl, jnp.int32))
 
@@ -80,16 +82,22 @@ def mass(sp: Space, points: jax.Array) -> StencilMatrix:
     return _matrix(sp, ref[None] * _geometry(sp, points)[1][:, None, None])
 
 
-def load(sp: Space, points: jax.Array, source: Callable | float) -> jax.Array:
+def load(
+    sp: Space, points: jax.Array, source: Callable | float, order: int | None = None
+) -> jax.Array:
     """The load vector ``int f phi_a`` (n_dofs,); ``source`` a number or a JAX function
-    of one point."""
-    bary, w = QUADRATURE
+    of one point. ``order``: None for :data:`~rbfopt.fem.elements.QUADRATURE` (exact
+    for a quadratic ``f``), or n for :func:`~rbfopt.fem.elements.conical_rule` ``(n)``
+    (exact to degree 2 n - 2): a sharp source needs more points, and an objective
+    that reads the load (the Ritz energy) would otherwise learn where the few points
+    sit."""
+    bary, w = QUADRATURE if order is None else conical_rule(order)
     x = jnp.asarray(points)
     phi = jnp.asarray(shape_values(sp.degree, bary))  # (q, m)
     area = _geometry(sp, x)[1]
     xq = jnp.einsum("qv,evd->eqd", jnp.asarray(bary), x[sp.cells])  # (E, q, 2)
     f = jax.vmap(jax.vmap(source))(xq) if callable(source) else jnp.full(xq.shape[:2], source)
-    local = jnp.einsum("q,eq,qa->ea", jnp.asarray(w), f, phi) * area[:, None]
+    local = jnp.einsum("q,eq,qa->ea", jnp.asarray(w), f, phi) * (area * sp.active)[:, None]
     return jnp.zeros(sp.n_dofs, local.dtype).at[sp.dofs].add(local)
 
 
@@ -114,11 +122,20 @@ def lift_dirichlet(
     rows = np.asarray(rows)
     fixed = np.zeros(n, bool)
     fixed[rows] = True
-    g = jnp.zeros(n, A.values.dtype).at[rows].set(values)
-    adjl = np.asarray(A.adjl)
+    return lift(A, b, fixed, jnp.zeros(n, A.values.dtype).at[rows].set(values))
+
+
+def lift(
+    A: StencilMatrix, b: jax.Array, fixed: jax.Array, g: jax.Array
+) -> tuple[StencilMatrix, jax.Array]:
+    """:func:`lift_dirichlet` with the fixed dofs as a mask ``fixed`` (n,) and their
+    values in ``g`` (n,): traceable in all arguments (a study's mesh changes at each
+    restencil without a recompile)."""
+    n = A.shape[0]
+    adjl = jnp.asarray(A.adjl)
     col_fixed = fixed[adjl]
     b = b - jnp.sum(jnp.where(col_fixed, A.values * g[adjl], 0.0), axis=1)
-    diag = adjl == np.arange(n)[:, None]
-    ident = diag / diag.sum(axis=1, keepdims=True)  # padded rows repeat the diagonal
+    diag = adjl == jnp.arange(n)[:, None]
+    ident = diag / jnp.sum(diag, axis=1, keepdims=True)  # padded rows repeat the diagonal
     vals = jnp.where(fixed[:, None], ident, jnp.where(col_fixed, 0.0, A.values))
     return StencilMatrix(vals, A.adjl), jnp.where(fixed, g, b)
