@@ -307,6 +307,10 @@ def _setup(problem, optimizer, mesh, out_dir, meta, settings, callback) -> tuple
     return loop, params, aux
 
 
+def _shapes(tree: Any) -> list:
+    return [(jnp.shape(a), jnp.result_type(a)) for a in jax.tree_util.tree_leaves(tree)]
+
+
 def _stencils(problem: Problem, params: Any) -> Any:
     if problem.restencil is None:
         return None
@@ -417,6 +421,10 @@ class _Loop:
                 if self.multi:  # whole, the same in every process: the same stencils
                     nodes = jax.tree_util.tree_map(jnp.asarray, gather(cand))
                 aux = self.layout.place(_stencils(self.problem, unpad(nodes, self.like.params)))
+        if _shapes(aux) != _shapes(state.aux):
+            # a study whose stencils outgrew their padding (a finite-element mesh with a
+            # wider row): the new shapes replace the old ones (one recompile)
+            state = state._replace(aux=aux)
         return self.fns.finish(state, cand, opt_state, aux)
 
     def result(self, state: LoopState, history: list, stopped: str | None, settings: dict):

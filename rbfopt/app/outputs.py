@@ -113,7 +113,10 @@ def one_line_summary(s: dict[str, Any], out: str) -> str:
 def fe_mesh(prob: Any, nodes: Any, export: Any) -> Any:
     """The mesh a finite-element code reads, from the node cloud ``nodes`` (meshio):
     with the domain's boundary groups when ``prob.domain`` is set (2-D or 3-D), else a
-    plain Delaunay triangulation of 2-D nodes; None for other node sets."""
+    plain Delaunay triangulation of 2-D nodes; None for other node sets. A mesh that
+    has cells already (a finite-element study's own triangulation) is that mesh."""
+    if own_mesh(nodes):
+        return nodes
     data = dict(nodes.point_data)
     if getattr(prob, "domain", None) is not None:
         d = prob.domain.dim
@@ -125,6 +128,11 @@ def fe_mesh(prob: Any, nodes: Any, export: Any) -> Any:
     if len(pts) < 3 or np.ptp(pts[:, 2]) > 0 or np.ptp(pts[:, 1]) == 0:
         return None
     return export.delaunay(pts[:, :2], prob.inside, point_data=data)
+
+
+def own_mesh(mesh: Any) -> bool:
+    """Whether ``mesh`` (a problem's ``to_mesh``) carries its own cells."""
+    return any(c.type in ("triangle", "tetra") for c in mesh.cells)
 
 
 def _robustness_plot(report: dict, stage: str, plotting: Any, name: str) -> list[str]:
@@ -186,6 +194,11 @@ def write_outputs(
     if mesh is not None:
         export.write(mesh, os.path.join(stage, "mesh.msh"))
         files.append("mesh.msh")
+        if own_mesh(m0):  # the optimized triangulation's start, for a side-by-side solve
+            export.write(m0, os.path.join(stage, "initial.msh"))
+            meshes = {"start": m0, "optimized": mesh}
+            plotting.plot_mesh_quality(meshes, os.path.join(stage, "mesh_quality.png"), prob.name)
+            files += ["initial.msh", "mesh_quality.png"]
         if extra is not None:
             before = export.quality(fe_mesh(prob, m0, export))
             extra["mesh_quality"] = {"initial": before, "optimized": export.quality(mesh)}

@@ -332,3 +332,31 @@ def plot_robustness(tables: Mapping[str, Mapping[str, Any]], path: str, title: s
         ax.annotate(f"{f:.2f}", (x, f), ha="center", va="bottom", fontsize=7)
     ax.set_title(title or "error factor per discretization")
     return _save(fig, path)
+
+
+def plot_mesh_quality(meshes: Mapping[str, Any], path: str, title: str = "") -> str:
+    """Histograms of the triangles' radius ratios and smallest angles, one colour per
+    mesh (e.g. the start's and the optimized triangulation).
+
+    Examples:
+      >>> import os, tempfile, meshio
+      >>> m = meshio.Mesh([[0, 0], [1, 0], [0, 1], [1, 1]], [("triangle", [[0, 1, 2], [1, 3, 2]])])
+      >>> path = os.path.join(tempfile.mkdtemp(), "q.png")
+      >>> os.path.basename(plot_mesh_quality({"start": m}, path))
+      'q.png'
+    """
+    from ..mesh.quality import triangle_shapes
+
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    for i, (label, mesh) in enumerate(meshes.items()):
+        ratio, angle = triangle_shapes(mesh)
+        kw = dict(bins=40, alpha=0.55, color=f"C{i}")
+        axes[0].hist(ratio, range=(0.0, 1.0), label=f"{label} (min {ratio.min():.2f})", **kw)
+        axes[1].hist(angle, range=(0.0, 60.0), label=f"{label} (min {angle.min():.1f}\u00b0)", **kw)
+    axes[0].set_xlabel("radius ratio 2r/R (1: equilateral)")
+    axes[1].set_xlabel("smallest angle of the triangle (degrees)")
+    for ax in axes:
+        ax.set_ylabel("triangles")
+        ax.legend(fontsize=7)
+    fig.suptitle(title or "triangle shapes")
+    return _save(fig, path)

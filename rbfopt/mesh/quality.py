@@ -7,7 +7,7 @@ import numpy as np
 
 from .tagged import _LOCAL_FACETS, _signed_measure
 
-__all__ = ["quality"]
+__all__ = ["quality", "triangle_shapes"]
 
 
 def quality(mesh: meshio.Mesh) -> dict[str, float]:
@@ -42,7 +42,28 @@ def quality(mesh: meshio.Mesh) -> dict[str, float]:
     raise ValueError(f"mesh: no triangle or tetra cells (has {sorted(cells)})")
 
 
+def triangle_shapes(mesh: meshio.Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle of ``mesh``: the radius ratio 2 r / R and the smallest angle
+    (degrees), for histograms.
+
+    Examples:
+      >>> import meshio, numpy as np
+      >>> tri = meshio.Mesh([[0, 0], [1, 0], [0, 1]], [("triangle", [[0, 1, 2]])])
+      >>> ratio, angle = triangle_shapes(tri)
+      >>> round(float(ratio[0]), 6), round(float(angle[0]), 6)
+      (0.828427, 45.0)
+    """
+    x = np.asarray(mesh.points, dtype=np.float64)[np.asarray(mesh.cells_dict["triangle"])]
+    ratio, angle = _tri_shapes(x)
+    return ratio, angle.min(axis=1)
+
+
 def _tri_quality(x: np.ndarray) -> dict[str, float]:
+    ratio, angle = _tri_shapes(x)
+    return {"cells": len(x), "min_angle": float(angle.min()), **_ratios(ratio)}
+
+
+def _tri_shapes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # side k is opposite vertex k
     side = np.linalg.norm(x[:, [2, 0, 1]] - x[:, [1, 2, 0]], axis=2)
     e1, e2 = x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]
@@ -54,8 +75,7 @@ def _tri_quality(x: np.ndarray) -> dict[str, float]:
     ratio = 2 * (2 * area / side.sum(1)) / (a * b * c / np.maximum(4 * area, 1e-300))
     nb, nc = side[:, [1, 2, 0]], side[:, [2, 0, 1]]
     cos = (nb**2 + nc**2 - side**2) / np.maximum(2 * nb * nc, 1e-300)
-    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-    return {"cells": len(x), "min_angle": float(angle.min()), **_ratios(ratio)}
+    return ratio, np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def _tet_quality(x: np.ndarray) -> dict[str, float]:

@@ -14,6 +14,10 @@
   slide along their boundary, corners stay, interior nodes stay inside). Neighbouring
   nodes move alike, so the layout stays locally as regular as the start's and can only
   grade: no per-node freedom to tune one stencil set.
+* ``"multiscale"``: both, summed: ``x_i = P(x0_i + h (s(x0_i) + o_i))`` with per-node
+  offsets ``o_i``. The field carries nodes far (a region empties toward a feature
+  many spacings away, which per-node steps of a fraction of h take hundreds of steps
+  to do), the offsets shape the layout below the field's scale.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 
 from .. import grid
 
-MOVEMENTS = ("nodes", "smooth")
+MOVEMENTS = ("nodes", "smooth", "multiscale")
 
 
 class NodeMovement:
@@ -70,11 +74,23 @@ class SmoothMovement:
         return p
 
 
+class MultiscaleMovement(SmoothMovement):
+    """A coarse displacement field plus per-node offsets (see the module docstring)."""
+
+    def init(self) -> dict:
+        return {**super().init(), "offsets": jnp.zeros_like(self.x0)}
+
+    def nodes(self, p: dict) -> jax.Array:
+        shift = grid.cubic_interp(self.axes, p["field"])(self.x0)
+        return self.project_x(self.x0 + self.h * (shift + p["offsets"]))
+
+
 def movement_for(kind: str, start: Any, h: float, project_x: Any, domain: Any, cells: float):
     """The movement ``kind`` ("nodes" or "smooth") of a study's starting node set."""
     if kind not in MOVEMENTS:
-        raise ValueError(f"movement: expected 'nodes' or 'smooth', got {kind!r}")
+        raise ValueError(f"movement: expected one of {MOVEMENTS}, got {kind!r}")
     x0 = jnp.asarray(start.points)
-    if kind == "smooth":
-        return SmoothMovement(x0, h, project_x, domain.bounds, cells)
+    if kind != "nodes":
+        cls = SmoothMovement if kind == "smooth" else MultiscaleMovement
+        return cls(x0, h, project_x, domain.bounds, cells)
     return NodeMovement(x0, jnp.asarray(start.kind == 2)[:, None], h, project_x)

@@ -56,6 +56,8 @@ from ..problem import Problem
 from ..sparse.amg import amg
 from ..stencils import autoselect_k, find_neighbors
 from . import _checks
+from ._fem_study import DEGREES, FEStudy
+from ._mixed import MixedStudy
 from ._precond import has_flux_rows, method_for, solve
 from ._problem import LayoutStudy, Target
 from .family import family
@@ -86,6 +88,7 @@ def node_layout(
     exact: Any = None,
     seed: int = 0,
     discretizations: Any = None,
+    discretization: str = "rbf-fd",
     movement: str = "nodes",
     solver: str = "auto",
     **options: Any,
@@ -144,6 +147,24 @@ def node_layout(
       True
     """
     opts = LayoutOptions.of(solver=solver, **options)
+    weights = discretization_weights(discretization)
+    fe = [d for d in weights if d != "rbf-fd"]
+    args = (domain, source, bcs, operator, n, spacing, objective, exact, seed)
+    if "rbf-fd" not in weights:
+        return _fem_layout(*args, fe[0], movement, opts).problem()
+    study = _rbf_layout(*args, basis, k, discretizations, movement, opts)
+    if not fe:
+        return study.problem()
+    if objective != "exact":
+        raise ValueError("objective: a mix of RBF-FD and finite elements needs 'exact'")
+    mesh = _fem_layout(*args, fe[0], movement, opts)
+    mesh.move = study.move  # one set of parameters moves both
+    return MixedStudy(study, mesh, weights["rbf-fd"], weights[fe[0]]).problem()
+
+
+def _rbf_layout(domain, source, bcs, operator, n, spacing, objective, exact, seed, basis, k,
+                discretizations, movement, opts) -> LayoutStudy:  # fmt: skip
+    """The RBF-FD study (:mod:`rbfopt.studies._problem`)."""
     if opts.mesh_weight > 0 and domain.dim != 2:
         raise ValueError("mesh_weight: the mesh-quality term is for 2-D studies (triangles)")
     operator = Laplacian() if operator is None else operator
@@ -163,7 +184,45 @@ def node_layout(
     method = method_for(opts.solver, len(start), has_flux_rows(rows))
     study = LayoutStudy(domain, start, h, rows, operator, source, basis, members, target,
                         exact, opts, method, movement)  # fmt: skip
-    return study.problem()
+    return study
+
+
+def discretization_weights(discretization: Any) -> dict[str, float]:
+    """``discretization`` as a dict kind -> weight: "rbf-fd", "p1", "p2" or a dict of
+    positive weights with at most one finite-element kind."""
+    kinds = ("rbf-fd", *DEGREES)
+    if isinstance(discretization, str):
+        discretization = {discretization: 1.0}
+    if not isinstance(discretization, dict) or not discretization:
+        raise ValueError(f"discretization: expected one of {kinds} or a dict of weights, "
+                         f"got {discretization!r}")  # fmt: skip
+    bad = [d for d in discretization if d not in kinds]
+    if bad:
+        raise ValueError(f"discretization: unknown kinds {bad}; expected {kinds}")
+    w = {d: float(v) for d, v in discretization.items()}
+    if any(not np.isfinite(v) or v <= 0 for v in w.values()):
+        raise ValueError(f"discretization: weights must be positive and finite, got {w}")
+    if sum(d != "rbf-fd" for d in w) > 1:
+        raise ValueError(f"discretization: at most one finite-element kind, got {sorted(w)}")
+    return w
+
+
+def _fem_layout(domain, source, bcs, operator, n, spacing, objective, exact, seed,
+                discretization, movement, opts) -> FEStudy:  # fmt: skip
+    """The finite-element study (:mod:`rbfopt.studies._fem_study`)."""
+    if domain.dim != 2:
+        raise ValueError(f"discretization: {discretization!r} meshes are 2-D triangles here")
+    if operator is not None and operator != Laplacian():
+        raise ValueError("operator: finite-element studies solve the Laplacian form")
+    if objective not in ("exact", "energy"):
+        raise ValueError(f"objective: expected 'exact' or 'energy', got {objective!r}")
+    if objective == "exact" and exact is None:
+        raise ValueError("exact: objective='exact' needs the solution u(x)")
+    rows_of = _checks.conditions(domain, bcs)
+    start, h = _start(domain, n, spacing, seed)
+    _checks.data(source, rows_of(start), start)
+    return FEStudy(domain, start, h, bcs, source, exact, objective, DEGREES[discretization],
+                   opts, movement)  # fmt: skip
 
 
 def _start(domain, n, spacing, seed):

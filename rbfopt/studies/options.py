@@ -25,6 +25,8 @@ _RANGES = {
     "reference_refine": (1.0, np.inf, False),
     "mesh_weight": (0.0, np.inf, True),
     "mesh_ratio_floor": (0.0, 1.0, False),
+    "min_angle": (0.0, 60.0, False),
+    "h1_share": (0.0, 1.0 + 1e-12, True),
     "smooth_cells": (0.0, np.inf, False),
     "blend_taper": (0.0, np.inf, False),
     "solver_tol": (0.0, 1.0, False),
@@ -62,6 +64,10 @@ class LayoutOptions:
         layout (:mod:`rbfopt.studies._robustness`; a few seconds of compiles per member).
       mesh_weight: > 0 adds the triangle-shape term for finite-element users (2-D).
       mesh_ratio_floor: radius ratio 2 r / R below which triangles are penalized.
+      min_angle: finite-element discretizations: the shape barrier's angle (degrees)
+        below which a triangle's corners are penalized, without bound as they flatten.
+      h1_share: finite elements, ``objective="exact"``: the weight of
+        ``ln |u_h - u|_H1`` in the loss, ``1 - h1_share`` that of ``ln ||u_h - u||_L2``.
       solver: the global solve: ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab + AMG)
         or ``"auto"`` (Krylov from 20 000 unknowns on the CPU, always on accelerators;
         SuperLU for systems with Neumann or Robin rows, on which BiCGStab stalls).
@@ -95,6 +101,8 @@ class LayoutOptions:
     held_out: bool = True
     mesh_weight: float = 0.0
     mesh_ratio_floor: float = 0.6
+    min_angle: float = 22.0
+    h1_share: float = 1.0
     solver: str = "auto"
     solver_tol: float = 1e-10
     adjoint_tol: float = 1e-6

@@ -153,7 +153,7 @@ def test_bad_discretizations(square, discretizations, match):
 
 
 def test_bad_movement(square):
-    with pytest.raises(ValueError, match="movement: expected 'nodes' or 'smooth'"):
+    with pytest.raises(ValueError, match="movement: expected one of"):
         study(square, discretizations=[12], movement="grid")
 
 

@@ -1,0 +1,354 @@
+"""A node-layout study whose discretization is finite elements: the mesh is the result.
+
+The vertices move; the connectivity is a Delaunay triangulation of them inside the
+domain (:func:`rbfopt.mesh.triangulate`), rebuilt at each restencil and fixed in
+between, so the mesh the loss sees is the mesh exported. Lagrange P1 or P2
+(:mod:`rbfopt.fem`) solves the study's PDE with Dirichlet data by lifting and
+Neumann / Robin data as facet terms. The loss:
+
+* ``objective="exact"``: ``1/2 (ln ||u_h - u||_L2 + ln |u_h - u|_H1)`` by quadrature;
+* ``objective="energy"`` (no solution needed): the Ritz functional
+  ``J = 1/2 a(u_h, u_h) - l(u_h)``, whose decrease is the decrease of the
+  energy-norm error ``1/2 |u - u_h|_a^2`` (symmetric problems, exact Dirichlet
+  data), over the scale ``J(start) - J(start refined once)``;
+
+plus ``mu`` times a shape barrier that grows without bound as a triangle flattens,
+``sum_corners relu(theta_0 / theta - 1)^2`` with ``theta_0 = min_angle``. A mesh with
+an inverted or flat triangle has loss ``inf``: the driver rejects that step.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import nodes as _nodes
+from ..fd.conditions import Dirichlet, data_values
+from ..fem import boundary as _facets
+from ..fem.assemble import lift, load, stiffness
+from ..fem.error import errors
+from ..fem.space import Space, space
+from ..mesh import quality as mesh_quality
+from ..mesh import triangulate
+from ..problem import Problem
+from ..sparse.solve import linsolve
+from ._movement import movement_for
+from .options import LayoutOptions
+
+DEGREES = {"p1": 1, "p2": 2}
+#: The load's quadrature (:func:`rbfopt.fem.elements.conical_rule`, 25 points, degree
+#: 8): with the 6-point rule, the energy objective lowers J by placing quadrature
+#: points on a sharp source's peak while the true error grows 30x (measured).
+LOAD_ORDER = 5
+
+
+class FEMesh(NamedTuple):
+    """The study's ``aux``: the triangulation as a padded :class:`~rbfopt.fem.Space`,
+    which dofs are fixed (Dirichlet and padding) with each one's Dirichlet group, and
+    the flux facets (Neumann / Robin) with their group and slots."""
+
+    space: Space
+    fixed: jax.Array  # (n_dofs,) bool
+    dof_group: jax.Array  # (n_dofs,) index into the Dirichlet conditions, -1 free
+    fdofs: jax.Array  # (F, 2 or 3) flux facets' dofs
+    facet_group: jax.Array  # (F,) index into the flux conditions, -1 padding
+    fslots: jax.Array  # (F, m, m) their matrix slots
+    whole: jax.Array  # () bool: no cell was dropped (no boundary facet at an interior node)
+    gabriel: jax.Array  # (L, 3 + G) boundary facets (a, b, mask) and the vertices near them
+
+
+class FEStudy:
+    """The callables of a finite-element mesh study (see the module docstring)."""
+
+    def __init__(self, domain, start, h, bcs, source, exact, objective: str, degree: int,
+                 opts: LayoutOptions, movement: str = "nodes") -> None:  # fmt: skip
+        self.domain, self.start, self.h, self.opts = domain, start, h, opts
+        self.source, self.exact, self.objective, self.degree = source, exact, objective, degree
+        names = tuple(domain.group_names)
+        self.dirichlet = [(i, bcs[g]) for i, g in enumerate(names) if isinstance(bcs[g], Dirichlet)]
+        self.flux = [(i, bcs[g]) for i, g in enumerate(names) if not isinstance(bcs[g], Dirichlet)]
+        project = _nodes.projection(domain, start, margin=opts.margin * h)
+        self.move = movement_for(movement, start, h, project, domain, opts.smooth_cells)
+        self.pinned = None
+        if objective == "energy":
+            # the energy identity needs one Dirichlet trace for every mesh: vertices on
+            # Dirichlet groups stay (a sliding vertex changes the interpolated data)
+            on = np.isin(start.group, [g for g, _ in self.dirichlet]) & (start.kind != 0)
+            self.pinned = jnp.asarray(on)[:, None]
+        self.x0 = jnp.asarray(start.points)
+        self.capacity = (0, 0, 0, 0, 0)
+        self.energy_scale = None
+        if objective == "energy":
+            self.energy_scale = self._energy_scale()
+        self.evaluate_jit = jax.jit(self.evaluate)
+
+    # -- the mesh (host side) -------------------------------------------------------
+
+    def triangulation(self, x: np.ndarray):
+        """The tagged triangulation of the vertices ``x`` (a meshio Mesh). A mesh with
+        a hole (a flat cell at an interior node peeled off) is not warned about: its
+        :class:`FEMesh` is marked, and the loss rejects the step."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return triangulate(x, self.domain, kind=self.start.kind)
+
+    def mesh_of(self, x: np.ndarray, mesh=None, grow: bool = True) -> FEMesh:
+        """The padded :class:`FEMesh` of the vertices ``x`` (or of ``mesh``)."""
+        mesh = self.triangulation(x) if mesh is None else mesh
+        cells, lines = mesh.cells[0].data, mesh.cells[1].data
+        group = np.asarray(mesh.cell_data["group"][1])
+        inner = np.zeros(len(lines), bool)
+        if len(x) == len(self.start):  # (a refined mesh has no holes: its lines are kept)
+            inner = np.any(np.asarray(self.start.kind)[lines] == 0, axis=1)
+        group = np.where(inner, -1, group)  # a hole's facets carry no condition
+        cap = self.capacity
+        sp = space(cells, len(x), self.degree, capacity=cap[:3])
+        fdofs_all = lines if self.degree == 1 else np.c_[lines, sp.edge_dofs(lines)]
+        fixed = ~np.asarray(sp.used)
+        dof_group = np.full(sp.n_dofs, -1)
+        for j, (g, _) in enumerate(self.dirichlet):
+            on = fdofs_all[group == g].ravel()
+            dof_group[on[dof_group[on] < 0]] = j
+        fixed |= dof_group >= 0
+        flux_of = {g: j for j, (g, _) in enumerate(self.flux)}
+        keep = np.isin(group, list(flux_of))
+        fdofs = fdofs_all[keep]
+        fgroup = np.array([flux_of[g] for g in group[keep]], dtype=np.int64)
+        n_f = max(cap[3], len(fdofs), 1)
+        pad = n_f - len(fdofs)
+        first = fdofs_all[:1]
+        fdofs = np.concatenate([fdofs, np.repeat(first, pad, axis=0)])
+        fgroup = np.concatenate([fgroup, np.full(pad, -1)])
+        near = gabriel_neighbours(x, lines, max(cap[4], len(lines)))
+        if grow:
+            sizes = (*sp.capacity, n_f, len(near))
+            self.capacity = tuple(max(a, b) for a, b in zip(cap, sizes, strict=True))
+        slots = _facets.facet_slots(sp, fdofs)
+        arrays = (fixed, dof_group, fdofs, fgroup, slots, not inner.any(), near)
+        return FEMesh(jax.tree_util.tree_map(jnp.asarray, sp), *(jnp.asarray(a) for a in arrays))
+
+    def restencil(self, p: dict) -> FEMesh:
+        x = np.asarray(self.nodes(p))
+        if self.capacity == (0, 0, 0, 0, 0):  # slack: re-triangulations rarely recompile
+            self.mesh_of(x)
+            c = self.capacity
+            self.capacity = (int(c[0] * 1.02) + 4, int(c[1] * 1.02) + 4, c[2] + 10, c[3] + 4,
+                             c[4] + 4)  # fmt: skip
+        return self.mesh_of(x)
+
+    # -- the discrete problem (traceable) -------------------------------------------
+
+    def nodes(self, p: dict) -> jax.Array:
+        x = self.move.nodes(p)
+        return x if self.pinned is None else jnp.where(self.pinned, self.x0, x)
+
+    def system(self, x: jax.Array, m: FEMesh):
+        """The unlifted stiffness matrix and load vector (Neumann / Robin terms in),
+        and the Dirichlet values at the dofs."""
+        sp = m.space
+        K = stiffness(sp, x)
+        # L u = source with L the Laplacian: -Delta u = -source
+        b = load(sp, x, lambda p: -self.source(p), order=LOAD_ORDER)
+        if self.flux:
+            weight = jnp.zeros(len(m.facet_group))
+            coef = jnp.zeros(len(m.facet_group))
+            terms = []
+            for j, (_, bc) in enumerate(self.flux):
+                on = m.facet_group == j
+                weight = jnp.where(on, 1.0 / bc.beta, weight)
+                coef = jnp.where(on, bc.alpha / bc.beta, coef)
+                terms.append((on, bc))
+
+            def data(xq, nq):
+                q = xq.shape[0] // len(m.facet_group)
+                out = jnp.zeros(xq.shape[0])
+                for on, bc in terms:
+                    out = jnp.where(jnp.repeat(on, q), data_values(bc, xq, nq), out)
+                return out
+
+            b = b + _facets.facet_load(sp, x, m.fdofs, data, weight)
+            if any(bc.alpha for _, bc in self.flux):
+                K = _facets.facet_mass(sp, K, x, m.fdofs, m.fslots, coef)
+        xd = sp.dof_points(x)
+        g = jnp.zeros(sp.n_dofs)
+        for j, (_, bc) in enumerate(self.dirichlet):
+            g = jnp.where(m.dof_group == j, data_values(bc, xd, jnp.zeros_like(xd)), g)
+        return K, b, g
+
+    def solve(self, x: jax.Array, m: FEMesh):
+        """The dof values u_h, and the unlifted system."""
+        K, b, g = self.system(x, m)
+        A, rhs = lift(K, b, m.fixed, g)
+        return linsolve(A, rhs, "direct"), K, b
+
+    def evaluate(self, p: dict, m: FEMesh) -> tuple[jax.Array, dict, jax.Array]:
+        """The loss, its metrics and u_h at the dofs."""
+        x = self.nodes(p)
+        uh, K, b = self.solve(x, m)
+        metrics = {}
+        if self.exact is not None:
+            l2, h1 = errors(m.space, x, uh, self.exact)
+            metrics.update(l2_error=l2, h1_error=h1)
+        if self.objective == "exact":
+            share = self.opts.h1_share
+            value = share * jnp.log(h1) + (1.0 - share) * jnp.log(l2)
+        else:
+            energy = 0.5 * jnp.dot(uh, K @ uh) - jnp.dot(b, uh)
+            metrics["energy"] = energy
+            value = energy / self.energy_scale
+        barrier, worst, valid = shape_barrier(x, m.space, np.deg2rad(self.opts.min_angle))
+        barrier = barrier + gabriel_barrier(x, m.gabriel)
+        metrics.update(shape_barrier=barrier, min_angle=jnp.rad2deg(worst))
+        value = jnp.where(valid & m.whole, value + self.opts.mu * barrier, jnp.inf)
+        return value, metrics, uh
+
+    def loss(self, p: dict, m: FEMesh):
+        value, metrics, _ = self.evaluate(p, m)
+        return value, metrics
+
+    def _energy_scale(self) -> float:
+        """``J(start) - J(start refined once)``: the energy-error scale of the start."""
+        x0 = np.asarray(self.start.points)
+        mesh = self.triangulation(x0)
+        fine_x, fine_mesh = refine(x0, mesh)
+        saved = self.capacity
+        energies = []
+        for x, msh in ((x0, mesh), (fine_x, fine_mesh)):
+            self.capacity = (0, 0, 0, 0, 0)
+            m = self.mesh_of(x, msh, grow=False)
+            uh, K, b = self.solve(jnp.asarray(x), m)
+            energies.append(float(0.5 * jnp.dot(uh, K @ uh) - jnp.dot(b, uh)))
+        self.capacity = saved
+        return abs(energies[0] - energies[1])
+
+    # -- the Problem ----------------------------------------------------------------
+
+    def to_mesh(self, p: dict):
+        """The triangulation the loss sees at ``p``, with u_h (and the error) at the
+        vertices."""
+        x = np.asarray(self.nodes(p))
+        msh = self.triangulation(x)
+        m = self.mesh_of(x, msh, grow=False)
+        _, _, uh = self.evaluate_jit(p, m)
+        n = len(x)
+        data = {"u_h": np.asarray(uh)[:n], "kind": self.start.kind, "group": self.start.group}
+        if self.exact is not None:
+            ue = np.asarray(jax.vmap(self.exact)(jnp.asarray(x)))
+            data.update(u_exact=ue, error=data["u_h"] - ue)
+        data["boundary"] = (self.start.kind != 0).astype(np.int32)
+        msh.point_data.update(data)
+        return msh
+
+    def report(self, p: dict) -> dict[str, Any]:
+        """Figures of the start and the optimized mesh ``p`` for ``summary.json``:
+        the errors the study measures (L2, H1 when ``exact`` is known; the energy), the
+        cell count and the triangles' shapes, and the factors start / optimized."""
+        out: dict[str, Any] = {"discretization": f"p{self.degree}", "objective": self.objective,
+                               "n_vertices": len(self.start), "h": self.h}  # fmt: skip
+        for label, q in (("initial", self.move.init()), ("optimized", p)):
+            x = np.asarray(self.nodes(q))
+            msh = self.triangulation(x)
+            _, metrics, _ = self.evaluate_jit(q, self.mesh_of(x, msh, grow=False))
+            for key in ("l2_error", "h1_error", "energy"):
+                if key in metrics:
+                    out[f"{key}_{label}"] = float(metrics[key])
+            for key, v in mesh_quality(msh).items():
+                out[f"{key}_{label}"] = v
+        for key in ("l2_error", "h1_error"):
+            if f"{key}_initial" in out:
+                out[f"{key}_factor"] = out[f"{key}_initial"] / out[f"{key}_optimized"]
+        return out
+
+    def problem(self) -> Problem:
+        return Problem(
+            name=self.opts.name,
+            init=self.move.init,
+            loss=self.loss,
+            project=self.move.project,
+            restencil=self.restencil,
+            to_mesh=self.to_mesh,
+            report=self.report,
+            inside=lambda pts: np.asarray(self.domain.contains(np.asarray(pts)[:, :2])),
+            domain=self.domain,
+            loss_label=f"{self.objective} objective (P{self.degree}) + shape barrier",
+        )
+
+
+def shape_barrier(x: jax.Array, sp: Space, floor: float):
+    """``sum relu(floor / theta - 1)^2`` over the corners of the active cells, the
+    smallest angle, and whether every active cell is positively oriented."""
+    p = jnp.asarray(x)[sp.cells]  # (E, 3, 2)
+    u = jnp.roll(p, -1, axis=1) - p
+    v = jnp.roll(p, -2, axis=1) - p
+    cross = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+    dot = jnp.sum(u * v, axis=-1)
+    active = jnp.asarray(sp.active)[:, None] > 0
+    ok = jnp.all(jnp.where(active, cross > 0, True))
+    theta = jnp.arctan2(jnp.where(cross > 0, cross, 1.0), dot)
+    theta = jnp.where(active, theta, 1.0)
+    barrier = jnp.sum(jnp.where(active, jax.nn.relu(floor / theta - 1.0) ** 2, 0.0))
+    return barrier, jnp.min(theta), ok
+
+
+#: Vertices near each boundary facet checked against its diametral circle.
+GABRIEL_NEIGHBOURS = 6
+#: The circle's radius is widened by this factor (a vertex on it sees the facet at
+#: 2 atan(1 / 1.1) = 85 degrees).
+GABRIEL_WIDEN = 1.1
+
+
+def gabriel_neighbours(x: np.ndarray, lines: np.ndarray, capacity: int) -> np.ndarray:
+    """Rows ``(a, b, real, v_1 .. v_G)``: each boundary facet ``(a, b)``, 1 (0 for the
+    padding up to ``capacity`` rows) and the G vertices nearest its midpoint other than
+    a and b (host side, at each restencil)."""
+    from scipy.spatial import cKDTree
+
+    mid = 0.5 * (x[lines[:, 0]] + x[lines[:, 1]])
+    _, idx = cKDTree(x).query(mid, k=min(GABRIEL_NEIGHBOURS + 2, len(x)))
+    keep = (idx != lines[:, :1]) & (idx != lines[:, 1:2])
+    near = np.stack([row[k][:GABRIEL_NEIGHBOURS] for row, k in zip(idx, keep, strict=True)])
+    rows = np.c_[lines, np.ones(len(lines), int), near]
+    pad = np.repeat(rows[:1] * np.r_[1, 1, 0, np.ones(near.shape[1], int)], capacity - len(rows), 0)
+    return np.concatenate([rows, pad])
+
+
+def gabriel_barrier(x: jax.Array, rows: jax.Array) -> jax.Array:
+    """``sum relu(1 - |v - m|^2 / (w r)^2)^2`` over the boundary facets (midpoint m,
+    half-length r, w = GABRIEL_WIDEN) and the vertices v near them: a vertex inside a
+    facet's diametral circle can take the facet out of the Delaunay triangulation (a
+    mesh with a hole, or a cell across the boundary). Outside every such circle, the
+    boundary facets stay Delaunay edges."""
+    a, b = x[rows[:, 0]], x[rows[:, 1]]
+    mid, r2 = 0.5 * (a + b), 0.25 * jnp.sum((b - a) ** 2, axis=1)
+    d2 = jnp.sum((x[rows[:, 3:]] - mid[:, None]) ** 2, axis=2)
+    pen = jax.nn.relu(1.0 - d2 / (GABRIEL_WIDEN**2 * r2[:, None])) ** 2
+    return jnp.sum(rows[:, 2:3] * pen)
+
+
+def refine(x: np.ndarray, mesh):
+    """Each triangle split in four at its edge midpoints (boundary midpoints on the
+    straight facets): vertices and a mesh with the facets' groups, for the energy scale."""
+    import meshio
+
+    cells, lines = mesh.cells[0].data, mesh.cells[1].data
+    group = np.asarray(mesh.cell_data["group"][1])
+    n = len(x)
+    pairs = np.sort(np.concatenate([cells[:, [0, 1]], cells[:, [1, 2]], cells[:, [2, 0]]]), axis=1)
+    edges, inv = np.unique(pairs, axis=0, return_inverse=True)
+    mid = n + inv.reshape(3, -1).T  # (E, 3): midpoints of edges 01, 12, 20
+    xf = np.concatenate([x, 0.5 * (x[edges[:, 0]] + x[edges[:, 1]])])
+    a, b, c = cells.T
+    m01, m12, m20 = mid.T
+    fine = np.concatenate(
+        [np.c_[a, m01, m20], np.c_[m01, b, m12], np.c_[m20, m12, c], np.c_[m01, m12, m20]]
+    )
+    key = np.sort(lines, axis=1)
+    lm = n + np.searchsorted(edges[:, 0] * n + edges[:, 1], key[:, 0] * n + key[:, 1])
+    flines = np.concatenate([np.c_[lines[:, 0], lm], np.c_[lm, lines[:, 1]]])
+    fgroup = np.concatenate([group, group])
+    return xf, meshio.Mesh(xf, [("triangle", fine), ("line", flines)],
+                           cell_data={"group": [np.zeros(len(fine), int), fgroup]})  # fmt: skip
