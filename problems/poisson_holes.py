@@ -63,6 +63,7 @@ def problem(
     family: str = "",
     movement: str = "nodes",
     solver: str = "auto",
+    discretization: str = "rbf-fd",
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``k``:
@@ -71,7 +72,10 @@ def problem(
     5-20x less accurate than k = 20, which the family's optimization repairs);
     ``blend``, ``family``, ``movement``, ``solver``: see :func:`rbfopt.studies.node_layout`
     (the family's weights, its stencil sizes as "16,20,24,30", the parameters, the
-    global solve)."""
+    global solve); ``discretization``: "rbf-fd", or "p1" / "p2" for a finite-element
+    mesh study (``movement="multiscale"``, 800 steps at lr 0.02 as ``poisson_fem``)."""
+    if discretization != "rbf-fd":
+        return _fem(n, objective, width, movement, discretization, seed)
     prob = ro.studies.node_layout(
         DOMAIN, **spec(width), n=n, k=k or None, objective=objective, seed=seed, blend=blend,
         discretizations=ro.studies.sizes_from_text(family), movement=movement,
@@ -81,4 +85,16 @@ def problem(
         n=n, objective=objective, width=width, k=k, blend=blend, family=family,
         movement=movement, solver=solver, seed=seed,
     )  # fmt: skip
+    return prob
+
+
+def _fem(n, objective, width, movement, discretization, seed) -> Problem:
+    movement = "multiscale" if movement == "nodes" else movement
+    prob = ro.studies.node_layout(
+        DOMAIN, **spec(width), n=n, objective=objective, seed=seed,
+        discretization=discretization, movement=movement, margin=0.05, smooth_cells=6.0,
+        name="poisson_holes",
+    )  # fmt: skip
+    prob.options = dict(n=n, objective=objective, width=width, movement=movement,
+                        discretization=discretization, seed=seed)  # fmt: skip
     return prob

@@ -80,6 +80,7 @@ def problem(
     movement: str = "nodes",
     reference_refine: float = 4.0,
     solver: str = "auto",
+    fem_weight: float = 0.0,
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``width``:
@@ -91,17 +92,20 @@ def problem(
     discretizations the loss combines, e.g. "16,20,24,30"; "" the default k + (0, -4, 4,
     8, 14)), ``movement`` ("nodes" or "smooth"), ``reference_refine``
     (objective="reference": the reference's spacing is h / reference_refine), ``solver``
-    (the global solve: "direct", "krylov" or "auto", Krylov from 20 000 nodes): see
-    :func:`rbfopt.studies.node_layout`."""
+    (the global solve: "direct", "krylov" or "auto", Krylov from 20 000 nodes),
+    ``fem_weight`` (> 0: the loss adds this weight times the P2 mesh objective of
+    ``poisson_fem``, ``discretization={"rbf-fd": 1, "p2": fem_weight}``, and
+    ``mesh.msh`` is that P2 mesh): see :func:`rbfopt.studies.node_layout`."""
     tuning = dict(
         mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight,
         blend=blend, blend_kind=blend_kind, reference_refine=reference_refine, solver=solver,
     )  # fmt: skip
+    mix = {"rbf-fd": 1.0, "p2": fem_weight} if fem_weight > 0 else "rbf-fd"
     prob = ro.studies.node_layout(
         DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed,
         discretizations=ro.studies.sizes_from_text(family), movement=movement,
-        name="poisson_nodes", **tuning,
+        discretization=mix, name="poisson_nodes", **tuning,
     )  # fmt: skip
     prob.options = dict(n=n, objective=objective, width=width, k=k, seed=seed, family=family,
-                        movement=movement, **tuning)  # fmt: skip
+                        movement=movement, fem_weight=fem_weight, **tuning)  # fmt: skip
     return prob
