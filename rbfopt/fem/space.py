@@ -110,7 +110,8 @@ def space(
         edges, inverse = np.unique(pairs.reshape(-1, 2), axis=0, return_inverse=True)
         dofs = np.concatenate([cells, n_vertices + inverse.reshape(-1, 3)], axis=1)
     n_cells, n_dofs, width = capacity if capacity is not None else (0, 0, 0)
-    n_dofs = max(n_dofs, n_vertices + len(edges))
+    # P1's dofs are the vertices: no padding dofs (``dof_points`` is the vertices)
+    n_dofs = max(n_dofs, n_vertices + len(edges)) if degree == 2 else n_vertices
     adjl, slots = _pattern(dofs, n_dofs, width)
     used = np.zeros(n_dofs, bool)
     used[dofs] = True

@@ -53,8 +53,9 @@ def _moved(prob, scale=0.15, seed=0):
     return prob.project({"points": p["points"] + scale * rng.standard_normal(p["points"].shape)})
 
 
-def test_loss_derivatives_against_finite_differences():
-    prob = _study(neumann=True, n=60)
+@pytest.mark.parametrize("discretization", ["p1", "p2"])
+def test_loss_derivatives_against_finite_differences(discretization):
+    prob = _study(neumann=True, n=60, discretization=discretization)
     p = _moved(prob)
     aux = prob.restencil(p)
 
