@@ -24,7 +24,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import meshio
 import numpy as np
+from scipy.spatial import cKDTree
 
 from .. import nodes as _nodes
 from ..fd.conditions import Dirichlet, data_values
@@ -305,8 +307,6 @@ def gabriel_neighbours(x: np.ndarray, lines: np.ndarray, capacity: int) -> np.nd
     """Rows ``(a, b, real, v_1 .. v_G)``: each boundary facet ``(a, b)``, 1 (0 for the
     padding up to ``capacity`` rows) and the G vertices nearest its midpoint other than
     a and b (host side, at each restencil)."""
-    from scipy.spatial import cKDTree
-
     mid = 0.5 * (x[lines[:, 0]] + x[lines[:, 1]])
     _, idx = cKDTree(x).query(mid, k=min(GABRIEL_NEIGHBOURS + 2, len(x)))
     keep = (idx != lines[:, :1]) & (idx != lines[:, 1:2])
@@ -332,8 +332,6 @@ def gabriel_barrier(x: jax.Array, rows: jax.Array) -> jax.Array:
 def refine(x: np.ndarray, mesh):
     """Each triangle split in four at its edge midpoints (boundary midpoints on the
     straight facets): vertices and a mesh with the facets' groups, for the energy scale."""
-    import meshio
-
     cells, lines = mesh.cells[0].data, mesh.cells[1].data
     group = np.asarray(mesh.cell_data["group"][1])
     n = len(x)
