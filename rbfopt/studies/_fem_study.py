@@ -6,6 +6,9 @@ between, so the mesh the loss sees is the mesh exported. Lagrange P1 or P2
 (:mod:`rbfopt.fem`) solves the study's PDE with Dirichlet data by lifting and
 Neumann / Robin data as facet terms. The loss:
 
+The operator is ``L = k Laplacian - c`` with constant ``k > 0``, ``c >= 0``
+(``-div(k grad u) + c u = -source``; :func:`coefficients`).
+
 * ``objective="exact"``: ``1/2 (ln ||u_h - u||_L2 + ln |u_h - u|_H1)`` by quadrature;
 * ``objective="energy"`` (no solution needed): the Ritz functional
   ``J = 1/2 a(u_h, u_h) - l(u_h)``, whose decrease is the decrease of the
@@ -29,14 +32,17 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .. import nodes as _nodes
+from .._operator_algebra import Scaled, Sum
 from ..fd.conditions import Dirichlet, data_values
 from ..fem import boundary as _facets
-from ..fem.assemble import lift, load, stiffness
+from ..fem.assemble import lift, load, mass, stiffness
 from ..fem.error import errors
 from ..fem.space import Space, space
 from ..mesh import quality as mesh_quality
 from ..mesh import triangulate
+from ..operators import Identity, Laplacian
 from ..problem import Problem
+from ..sparse.matrix import StencilMatrix
 from ..sparse.solve import linsolve
 from ._movement import movement_for
 from .options import LayoutOptions
@@ -46,6 +52,40 @@ DEGREES = {"p1": 1, "p2": 2}
 #: 8): with the 6-point rule, the energy objective lowers J by placing quadrature
 #: points on a sharp source's peak while the true error grows 30x (measured).
 LOAD_ORDER = 5
+
+
+def coefficients(operator: Any) -> tuple[float, float]:
+    """``(k, c)`` of an operator description ``k Laplacian - c Identity`` (sums and
+    constant multiples of :class:`~rbfopt.operators.Laplacian` and
+    :class:`~rbfopt.operators.Identity`); a ValueError naming ``operator`` otherwise.
+
+    Examples:
+      >>> import rbfopt as ro
+      >>> coefficients(2 * ro.Laplacian() - 3 * ro.Identity())
+      (2.0, 3.0)
+    """
+    terms = {"k": 0.0, "c": 0.0}
+
+    def walk(op, scale):
+        if isinstance(op, Sum):
+            walk(op.a, scale)
+            walk(op.b, scale)
+        elif isinstance(op, Scaled):
+            walk(op.op, scale * float(op.c))
+        elif isinstance(op, Laplacian):
+            terms["k"] += scale
+        elif isinstance(op, Identity):
+            terms["c"] -= scale
+        else:
+            raise ValueError(
+                "operator: finite-element studies solve -div(k grad u) + c u, given as "
+                f"k * ro.Laplacian() - c * ro.Identity() with constants; got {op!r}"
+            )
+
+    walk(operator, 1.0)
+    if terms["k"] <= 0 or terms["c"] < 0:
+        raise ValueError(f"operator: needs k > 0 and c >= 0 (a coercive form), got {terms}")
+    return terms["k"], terms["c"]
 
 
 class FEMesh(NamedTuple):
@@ -67,8 +107,10 @@ class FEStudy:
     """The callables of a finite-element mesh study (see the module docstring)."""
 
     def __init__(self, domain, start, h, bcs, source, exact, objective: str, degree: int,
-                 opts: LayoutOptions, movement: str = "nodes") -> None:  # fmt: skip
+                 opts: LayoutOptions, movement: str = "nodes",
+                 coefficients: tuple[float, float] = (1.0, 0.0)) -> None:  # fmt: skip
         self.domain, self.start, self.h, self.opts = domain, start, h, opts
+        self.k, self.c = coefficients
         self.source, self.exact, self.objective, self.degree = source, exact, objective, degree
         names = tuple(domain.group_names)
         self.dirichlet = [(i, bcs[g]) for i, g in enumerate(names) if isinstance(bcs[g], Dirichlet)]
@@ -153,7 +195,9 @@ class FEStudy:
         and the Dirichlet values at the dofs."""
         sp = m.space
         K = stiffness(sp, x)
-        # L u = source with L the Laplacian: -Delta u = -source
+        if (self.k, self.c) != (1.0, 0.0):  # -div(k grad u) + c u: one sparsity for both
+            K = StencilMatrix(self.k * K.values + self.c * mass(sp, x).values, K.adjl)
+        # L u = source with L = k Laplacian - c: -div(k grad u) + c u = -source
         b = load(sp, x, lambda p: -self.source(p), order=LOAD_ORDER)
         if self.flux:
             weight = jnp.zeros(len(m.facet_group))

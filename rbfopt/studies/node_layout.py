@@ -56,7 +56,7 @@ from ..problem import Problem
 from ..sparse.amg import amg
 from ..stencils import autoselect_k, find_neighbors
 from . import _checks
-from ._fem_study import DEGREES, FEStudy
+from ._fem_study import DEGREES, FEStudy, coefficients
 from ._mixed import MixedStudy
 from ._precond import has_flux_rows, method_for, solve
 from ._problem import LayoutStudy, Target
@@ -212,8 +212,7 @@ def _fem_layout(domain, source, bcs, operator, n, spacing, objective, exact, see
     """The finite-element study (:mod:`rbfopt.studies._fem_study`)."""
     if domain.dim != 2:
         raise ValueError(f"discretization: {discretization!r} meshes are 2-D triangles here")
-    if operator is not None and operator != Laplacian():
-        raise ValueError("operator: finite-element studies solve the Laplacian form")
+    coef = coefficients(Laplacian() if operator is None else operator)
     if objective not in ("exact", "energy"):
         raise ValueError(f"objective: expected 'exact' or 'energy', got {objective!r}")
     if objective == "exact" and exact is None:
@@ -222,7 +221,7 @@ def _fem_layout(domain, source, bcs, operator, n, spacing, objective, exact, see
     start, h = _start(domain, n, spacing, seed)
     _checks.data(source, rows_of(start), start)
     return FEStudy(domain, start, h, bcs, source, exact, objective, DEGREES[discretization],
-                   opts, movement)  # fmt: skip
+                   opts, movement, coef)  # fmt: skip
 
 
 def _start(domain, n, spacing, seed):
