@@ -45,12 +45,19 @@ def areas(sp: Space, points: jax.Array) -> jax.Array:
     return _geometry(sp, points)[1]
 
 
+def scatter(values: jax.Array, dofs: jax.Array, slots: jax.Array, local: jax.Array) -> jax.Array:
+    """``values`` (padded rows) plus the local matrices ``local`` (E, m, m) of the
+    elements (or facets) with dofs ``dofs`` (E, m), entry (a, b) at row ``dofs[a]``,
+    slot ``slots[a, b]``."""
+    e, m = dofs.shape
+    rows = jnp.broadcast_to(jnp.asarray(dofs)[:, :, None], (e, m, m))
+    return values.at[rows, slots].add(local)
+
+
 def _matrix(sp: Space, local: jax.Array) -> StencilMatrix:
     """Scatter element matrices (E, m, m) into the space's padded rows."""
-    e, m = sp.dofs.shape
-    rows = jnp.broadcast_to(jnp.asarray(sp.dofs)[:, :, None], (e, m, m))
     local = local * jnp.asarray(sp.active)[:, None, None]
-    values = jnp.zeros(sp.adjl.shape, local.dtype).at[rows, sp.slots].add(local)
+    values = scatter(jnp.zeros(sp.adjl.shape, local.dtype), sp.dofs, sp.slots, local)
     return StencilMatrix(values, jnp.asarray(sp.adjl, jnp.int32))
 
 
