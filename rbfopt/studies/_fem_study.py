@@ -87,6 +87,11 @@ def coefficients(operator: Any) -> tuple[float, float]:
     return terms["k"], terms["c"]
 
 
+def ritz(uh: jax.Array, K: Any, b: jax.Array) -> jax.Array:
+    """The Ritz functional ``1/2 u' K u - b' u`` of the unlifted system at ``uh``."""
+    return 0.5 * jnp.dot(uh, K @ uh) - jnp.dot(b, uh)
+
+
 class FEMesh(NamedTuple):
     """The study's ``aux``: the triangulation as a padded :class:`~rbfopt.fem.Space`,
     which dofs are fixed (Dirichlet and padding) with each one's Dirichlet group, and
@@ -139,8 +144,10 @@ class FEStudy:
             warnings.simplefilter("ignore", RuntimeWarning)
             return triangulate(x, self.domain, kind=self.start.kind)
 
-    def mesh_of(self, x: np.ndarray, mesh=None, grow: bool = True) -> FEMesh:
-        """The padded :class:`FEMesh` of the vertices ``x`` (or of ``mesh``)."""
+    def mesh_of(self, x: np.ndarray, mesh=None, capacity: tuple | None = None) -> FEMesh:
+        """The padded :class:`FEMesh` of the vertices ``x`` (or of ``mesh``), padded to
+        ``capacity`` (default the study's, which grows to fit)."""
+        grow = capacity is None
         mesh = self.triangulation(x) if mesh is None else mesh
         cells, lines = mesh.cells[0].data, mesh.cells[1].data
         group = np.asarray(mesh.cell_data["group"][1])
@@ -148,7 +155,7 @@ class FEStudy:
         if len(x) == len(self.start):  # (a refined mesh has no holes: its lines are kept)
             inner = np.any(np.asarray(self.start.kind)[lines] == 0, axis=1)
         group = np.where(inner, -1, group)  # a hole's facets carry no condition
-        cap = self.capacity
+        cap = self.capacity if grow else capacity
         sp = space(cells, len(x), self.degree, capacity=cap[:3])
         fdofs_all = lines if self.degree == 1 else np.c_[lines, sp.edge_dofs(lines)]
         fixed = ~np.asarray(sp.used)
@@ -242,7 +249,7 @@ class FEStudy:
             share = self.opts.h1_share
             value = share * jnp.log(h1) + (1.0 - share) * jnp.log(l2)
         else:
-            energy = 0.5 * jnp.dot(uh, K @ uh) - jnp.dot(b, uh)
+            energy = ritz(uh, K, b)
             metrics["energy"] = energy
             value = energy / self.energy_scale
         barrier, worst, valid = shape_barrier(x, m.space, np.deg2rad(self.opts.min_angle))
@@ -260,14 +267,10 @@ class FEStudy:
         x0 = np.asarray(self.start.points)
         mesh = self.triangulation(x0)
         fine_x, fine_mesh = refine(x0, mesh)
-        saved = self.capacity
         energies = []
         for x, msh in ((x0, mesh), (fine_x, fine_mesh)):
-            self.capacity = (0, 0, 0, 0, 0)
-            m = self.mesh_of(x, msh, grow=False)
-            uh, K, b = self.solve(jnp.asarray(x), m)
-            energies.append(float(0.5 * jnp.dot(uh, K @ uh) - jnp.dot(b, uh)))
-        self.capacity = saved
+            m = self.mesh_of(x, msh, capacity=(0, 0, 0, 0, 0))
+            energies.append(float(ritz(*self.solve(jnp.asarray(x), m))))
         return abs(energies[0] - energies[1])
 
     # -- the Problem ----------------------------------------------------------------
@@ -277,7 +280,7 @@ class FEStudy:
         vertices."""
         x = np.asarray(self.nodes(p))
         msh = self.triangulation(x)
-        m = self.mesh_of(x, msh, grow=False)
+        m = self.mesh_of(x, msh, self.capacity)
         _, _, uh = self.evaluate_jit(p, m)
         n = len(x)
         data = {"u_h": np.asarray(uh)[:n], "kind": self.start.kind, "group": self.start.group}
@@ -297,7 +300,7 @@ class FEStudy:
         for label, q in (("initial", self.move.init()), ("optimized", p)):
             x = np.asarray(self.nodes(q))
             msh = self.triangulation(x)
-            _, metrics, _ = self.evaluate_jit(q, self.mesh_of(x, msh, grow=False))
+            _, metrics, _ = self.evaluate_jit(q, self.mesh_of(x, msh, self.capacity))
             for key in ("l2_error", "h1_error", "energy"):
                 if key in metrics:
                     out[f"{key}_{label}"] = float(metrics[key])

@@ -24,7 +24,6 @@ class MixedStudy:
 
     def __init__(self, rbf: Any, fem: Any, w_rbf: float, w_fem: float) -> None:
         self.rbf, self.fem, self.w_rbf, self.w_fem = rbf, fem, w_rbf, w_fem
-        self.evaluate_jit = jax.jit(self.loss)
 
     def loss(self, p: dict, aux: tuple) -> tuple[jax.Array, dict]:
         v_rbf, m_rbf, _ = self.rbf.evaluate(p, aux[0])

@@ -66,9 +66,12 @@ class SmoothMovement:
     def init(self) -> dict:
         return {"field": jnp.zeros(self.shape, dtype=self.x0.dtype)}
 
+    def shift(self, p: dict) -> jax.Array:
+        """The field's displacement of the starting nodes, in units of h."""
+        return grid.cubic_interp(self.axes, p["field"])(self.x0)
+
     def nodes(self, p: dict) -> jax.Array:
-        shift = grid.cubic_interp(self.axes, p["field"])(self.x0)
-        return self.project_x(self.x0 + self.h * shift)
+        return self.project_x(self.x0 + self.h * self.shift(p))
 
     def project(self, p: dict) -> dict:
         return p
@@ -81,12 +84,11 @@ class MultiscaleMovement(SmoothMovement):
         return {**super().init(), "offsets": jnp.zeros_like(self.x0)}
 
     def nodes(self, p: dict) -> jax.Array:
-        shift = grid.cubic_interp(self.axes, p["field"])(self.x0)
-        return self.project_x(self.x0 + self.h * (shift + p["offsets"]))
+        return self.project_x(self.x0 + self.h * (self.shift(p) + p["offsets"]))
 
 
 def movement_for(kind: str, start: Any, h: float, project_x: Any, domain: Any, cells: float):
-    """The movement ``kind`` ("nodes" or "smooth") of a study's starting node set."""
+    """The movement ``kind`` (one of :data:`MOVEMENTS`) of a study's starting node set."""
     if kind not in MOVEMENTS:
         raise ValueError(f"movement: expected one of {MOVEMENTS}, got {kind!r}")
     x0 = jnp.asarray(start.points)
