@@ -16,21 +16,22 @@ __all__ = ["LayoutOptions", "SOLVERS"]
 #: The global solves a study can use (``solver``).
 SOLVERS = ("auto", "direct", "krylov")
 
-# name -> (low, high, low bound included): the real-valued options' ranges
+# name -> (low, high, brackets): the real-valued options' ranges, "[" / "]" where the
+# bound is included
 _RANGES = {
-    "mu": (0.0, np.inf, True),
-    "spacing_floor": (0.0, 1.0, False),
-    "margin": (0.0, 0.5, False),
-    "fine": (0.0, np.inf, False),
-    "reference_refine": (1.0, np.inf, False),
-    "mesh_weight": (0.0, np.inf, True),
-    "mesh_ratio_floor": (0.0, 1.0, False),
-    "min_angle": (0.0, 60.0, False),
-    "h1_share": (0.0, 1.0 + 1e-12, True),
-    "smooth_cells": (0.0, np.inf, False),
-    "blend_taper": (0.0, np.inf, False),
-    "solver_tol": (0.0, 1.0, False),
-    "adjoint_tol": (0.0, 1.0, False),
+    "mu": (0.0, np.inf, "[)"),
+    "spacing_floor": (0.0, 1.0, "()"),
+    "margin": (0.0, 0.5, "()"),
+    "fine": (0.0, np.inf, "()"),
+    "reference_refine": (1.0, np.inf, "()"),
+    "mesh_weight": (0.0, np.inf, "[)"),
+    "mesh_ratio_floor": (0.0, 1.0, "()"),
+    "min_angle": (0.0, 60.0, "()"),
+    "h1_share": (0.0, 1.0, "[]"),
+    "smooth_cells": (0.0, np.inf, "()"),
+    "blend_taper": (0.0, np.inf, "()"),
+    "solver_tol": (0.0, 1.0, "()"),
+    "adjoint_tol": (0.0, 1.0, "()"),
 }
 
 
@@ -119,12 +120,15 @@ class LayoutOptions:
         return cls(**given)
 
     def __post_init__(self) -> None:
-        for key, (lo, hi, closed) in _RANGES.items():
+        for key, (lo, hi, brackets) in _RANGES.items():
             v = getattr(self, key)
             real = isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
-            if not (real and (lo <= v if closed else lo < v) and v < hi):
-                brackets = "[" if closed else "("
-                raise ValueError(f"{key}: must be in {brackets}{lo:g}, {hi:g}), got {v!r}")
+            above = lo <= v if brackets[0] == "[" else lo < v
+            below = v <= hi if brackets[1] == "]" else v < hi
+            if not (real and above and below):
+                raise ValueError(
+                    f"{key}: must be in {brackets[0]}{lo:g}, {hi:g}{brackets[1]}, got {v!r}"
+                )
         check_blend(self.blend, self.blend_kind)
         check_int("amg_every", self.amg_every, 1, what="restencils between AMG set-ups")
         check_int("max_reference_nodes", self.max_reference_nodes, 1)
