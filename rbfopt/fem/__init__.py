@@ -1,13 +1,14 @@
-"""Finite elements: Lagrange P1 and P2 on triangles, assembled in JAX from vertex positions.
+"""Finite elements: Lagrange P1 and P2 on triangles, P1 on tetrahedra, assembled in JAX
+from vertex positions.
 
-* :func:`space` (:mod:`rbfopt.fem.space`): the dofs of a triangle mesh and the sparsity
+* :func:`space` (:mod:`rbfopt.fem.space`): the dofs of a simplex mesh and the sparsity
   of its matrices, once per connectivity (host side);
 * :func:`stiffness`, :func:`mass`, :func:`load` (:mod:`rbfopt.fem.assemble`): traceable
   w.r.t. the vertices, in both modes; matrices for :func:`rbfopt.linsolve`;
 * :func:`errors` (:mod:`rbfopt.fem.error`): L2 and H1-seminorm errors against a known
   solution, traceable (a mesh study's objective);
 * facet terms for Neumann and Robin data (:mod:`rbfopt.fem.boundary`);
-* :func:`check_cells`: inverted or zero-area triangles of a user's mesh, named;
+* :func:`check_cells`: inverted or zero-measure cells of a user's mesh, named;
 * the reference elements and the quadrature (:mod:`rbfopt.fem.elements`).
 """
 

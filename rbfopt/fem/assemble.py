@@ -1,15 +1,19 @@
 """Finite-element matrices and load vectors assembled in JAX from vertex positions.
 
-For element ``T`` with vertices ``x0, x1, x2`` the affine map ``x = x0 + J s``,
-``J = [x1 - x0, x2 - x0]``, carries the reference shape functions ``phi`` over;
-physical gradients are ``J^-T grad_s phi`` and ``dx = det J ds``. With the rule of
-:data:`rbfopt.fem.elements.QUADRATURE` (weights ``w_q`` summing to 1 over the area):
+For element ``T`` with vertices ``x0 .. xd`` the affine map ``x = x0 + J s``,
+``J = [x1 - x0, .., xd - x0]``, carries the reference shape functions ``phi`` over;
+physical gradients are ``J^-T grad_s phi`` and ``dx = det J ds``. In 3-D the rows of
+``J^-1`` are ``(J_1 x J_2, J_2 x J_0, J_0 x J_1) / det J`` (cross products of the
+columns), differentiable wherever ``det J != 0``. With the rule of
+:func:`rbfopt.fem.elements.quadrature` (weights ``w_q`` summing to 1 over the measure
+``|T| = det J / d!``):
 
     K_ab = sum_q w_q |T| grad phi_a . grad phi_b        (stiffness)
     M_ab = sum_q w_q |T| phi_a phi_b                     (mass)
     b_a  = sum_q w_q |T| f(x_q) phi_a                    (load)
 
-exact for P2 stiffness and mass and for a quadratic ``f``. Everything is JAX code of
+exact for P2 stiffness and mass and for a quadratic ``f`` on triangles, for P1
+stiffness and mass and a linear ``f`` on tetrahedra. Everything is JAX code of
 ``points`` (the vertices): value and derivatives in both modes, under jit; the
 connectivity (:class:`~rbfopt.fem.space.Space`) is fixed. Matrices come as
 :class:`~rbfopt.sparse.StencilMatrix` for :func:`rbfopt.linsolve`.
@@ -24,24 +28,30 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..sparse.matrix import StencilMatrix
-from .elements import QUADRATURE, conical_rule, shape_gradients, shape_values
+from .elements import conical_rule, quadrature, shape_gradients, shape_values
 from .space import Space
 
 __all__ = ["stiffness", "mass", "load", "areas", "lift", "lift_dirichlet"]
 
 
 def _geometry(sp: Space, points: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Per element: the inverse-transposed Jacobian (E, 2, 2) and the area (E,)."""
-    x = jnp.asarray(points)[sp.cells]  # (E, 3, 2)
-    J = jnp.stack([x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]], axis=2)  # columns
-    det = J[:, 0, 0] * J[:, 1, 1] - J[:, 0, 1] * J[:, 1, 0]
-    rows = [jnp.stack([J[:, 1, 1], -J[:, 1, 0]], 1), jnp.stack([-J[:, 0, 1], J[:, 0, 0]], 1)]
-    inv_t = jnp.stack(rows, 1) / det[:, None, None]
+    """Per element: the inverse-transposed Jacobian (E, d, d) and the signed measure (E,)."""
+    x = jnp.asarray(points)[sp.cells]  # (E, d + 1, d)
+    cols = [x[:, k] - x[:, 0] for k in range(1, x.shape[1])]
+    if len(cols) == 3:
+        inv_rows = [jnp.cross(cols[1], cols[2]), jnp.cross(cols[2], cols[0]),
+                    jnp.cross(cols[0], cols[1])]  # fmt: skip
+        det = jnp.sum(cols[0] * inv_rows[0], axis=1)
+        return jnp.stack(inv_rows, axis=2) / det[:, None, None], det / 6.0
+    (a, c), (b, d) = (cols[0][:, 0], cols[0][:, 1]), (cols[1][:, 0], cols[1][:, 1])
+    det = a * d - b * c
+    inv_t = jnp.stack([jnp.stack([d, -c], 1), jnp.stack([-b, a], 1)], 1) / det[:, None, None]
     return inv_t, 0.5 * det
 
 
 def areas(sp: Space, points: jax.Array) -> jax.Array:
-    """Signed element areas (E,): positive for counter-clockwise triangles."""
+    """Signed element areas (volumes for tetrahedra) (E,): positive for counter-clockwise
+    triangles and positively oriented tetrahedra."""
     return _geometry(sp, points)[1]
 
 
@@ -73,8 +83,8 @@ def stiffness(sp: Space, points: jax.Array) -> StencilMatrix:
              [-0.5,  0.5,  0. ],
              [-0.5,  0. ,  0.5]])
     """
-    bary, w = QUADRATURE
-    dphi = jnp.asarray(shape_gradients(sp.degree, bary))  # (q, m, 2)
+    bary, w = quadrature(sp.dim)
+    dphi = jnp.asarray(shape_gradients(sp.degree, bary))  # (q, m, d)
     inv_t, area = _geometry(sp, points)
     g = jnp.einsum("eij,qmj->eqmi", inv_t, dphi)  # physical gradients
     local = jnp.einsum("q,eqai,eqbi->eab", jnp.asarray(w), g, g) * area[:, None, None]
@@ -83,7 +93,7 @@ def stiffness(sp: Space, points: jax.Array) -> StencilMatrix:
 
 def mass(sp: Space, points: jax.Array) -> StencilMatrix:
     """The mass matrix ``int phi_a phi_b``."""
-    bary, w = QUADRATURE
+    bary, w = quadrature(sp.dim)
     phi = shape_values(sp.degree, bary)  # (q, m)
     ref = jnp.asarray(np.einsum("q,qa,qb->ab", w, phi, phi))
     return _matrix(sp, ref[None] * _geometry(sp, points)[1][:, None, None])
@@ -93,16 +103,17 @@ def load(
     sp: Space, points: jax.Array, source: Callable | float, order: int | None = None
 ) -> jax.Array:
     """The load vector ``int f phi_a`` (n_dofs,); ``source`` a number or a JAX function
-    of one point. ``order``: None for :data:`~rbfopt.fem.elements.QUADRATURE` (exact
-    for a quadratic ``f``), or n for :func:`~rbfopt.fem.elements.conical_rule` ``(n)``
-    (exact to degree 2 n - 2): a sharp source needs more points, and an objective
+    of one point. ``order``: None for :func:`~rbfopt.fem.elements.quadrature` (exact
+    for a quadratic ``f`` on triangles), or n for
+    :func:`~rbfopt.fem.elements.conical_rule` ``(n)`` (exact to degree 2 n - 2 on
+    triangles, 2 n - 3 on tetrahedra): a sharp source needs more points, and an objective
     that reads the load (the Ritz energy) would otherwise learn where the few points
     sit."""
-    bary, w = QUADRATURE if order is None else conical_rule(order)
+    bary, w = quadrature(sp.dim) if order is None else conical_rule(order, sp.dim)
     x = jnp.asarray(points)
     phi = jnp.asarray(shape_values(sp.degree, bary))  # (q, m)
     area = _geometry(sp, x)[1]
-    xq = jnp.einsum("qv,evd->eqd", jnp.asarray(bary), x[sp.cells])  # (E, q, 2)
+    xq = jnp.einsum("qv,evd->eqd", jnp.asarray(bary), x[sp.cells])  # (E, q, d)
     f = jax.vmap(jax.vmap(source))(xq) if callable(source) else jnp.full(xq.shape[:2], source)
     local = jnp.einsum("q,eq,qa->ea", jnp.asarray(w), f, phi) * (area * sp.active)[:, None]
     return jnp.zeros(sp.n_dofs, local.dtype).at[sp.dofs].add(local)

@@ -29,7 +29,7 @@ def errors(
 ) -> tuple[jax.Array, jax.Array]:
     """The L2 error and the H1-seminorm error of the dof values ``uh`` against ``exact``,
     with :func:`~rbfopt.fem.elements.conical_rule` ``(order)`` on every cell (exact to
-    degree ``2 order - 2``).
+    degree ``2 order - 2`` on triangles, ``2 order - 3`` on tetrahedra).
 
     Examples:
       >>> import numpy as np, jax.numpy as jnp, rbfopt as ro
@@ -40,7 +40,7 @@ def errors(
       >>> bool(l2 < 1e-14 and h1 < 1e-14)
       True
     """
-    bary, w = conical_rule(order)
+    bary, w = conical_rule(order, sp.dim)
     x = jnp.asarray(points)
     inv_t, area = _geometry(sp, x)
     weight = jnp.asarray(w)[None] * (area * jnp.asarray(sp.active))[:, None]  # (E, q)

@@ -1,4 +1,4 @@
-"""The degrees of freedom of a triangle mesh and the sparsity of its matrices (host side).
+"""The degrees of freedom of a simplex mesh and the sparsity of its matrices (host side).
 
 Built once per connectivity (a study re-triangulates only at a restencil); vertex
 positions stay free, so everything assembled on a :class:`Space` is traceable w.r.t.
@@ -21,7 +21,8 @@ __all__ = ["Space", "check_cells", "space"]
 
 @dataclass(frozen=True)
 class Space:
-    """Lagrange P``degree`` on triangles ``cells`` (E, 3) of ``n_vertices`` vertices.
+    """Lagrange P``degree`` on triangles (E, 3) or (P1) tetrahedra (E, 4) ``cells`` of
+    ``n_vertices`` vertices.
 
     ``dofs`` (E, n_local): each element's global dofs; ``edges`` (n_edges, 2) the P2
     edge dofs' vertices; ``adjl`` (n_dofs, width) the columns of each matrix row
@@ -42,6 +43,11 @@ class Space:
     slots: np.ndarray
     active: np.ndarray
     used: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        """2 for triangles, 3 for tetrahedra."""
+        return self.cells.shape[1] - 1
 
     @property
     def n_dofs(self) -> int:
@@ -79,13 +85,14 @@ def space(
     capacity: tuple | None = None,
     points: np.ndarray | None = None,
 ) -> Space:
-    """The :class:`Space` of P1 or P2 on the triangles ``cells`` (E, 3).
+    """The :class:`Space` of P1 or P2 on the triangles ``cells`` (E, 3), or of P1 on
+    the tetrahedra ``cells`` (E, 4).
 
     ``capacity`` ``(n_cells, n_dofs, width)``: pad the arrays to at least these sizes
     (inactive cells, untouched dofs, wider rows), so that meshes of one node set with
     slightly different connectivity share one compiled solve; the sizes used are
     ``sp.capacity``. With ``points`` (n_vertices, 2), the cells are checked: an
-    inverted (clockwise) or zero-area triangle is a ValueError naming it.
+    inverted (clockwise, negatively oriented) or zero-measure cell is a ValueError naming it.
 
     Examples:
       >>> import numpy as np
@@ -93,12 +100,22 @@ def space(
       >>> sp = space(np.array([[0, 1, 2], [1, 3, 2]]), 4, degree=2)
       >>> sp.n_dofs, sp.dofs.shape  # 4 vertices + 5 edges
       (9, (2, 6))
+      >>> space(np.array([[0, 1, 2, 3]]), 4).dim  # one tetrahedron
+      3
     """
     cells = np.asarray(cells)
     if degree not in (1, 2):
         raise ValueError(f"degree: expected 1 or 2, got {degree!r}")
-    if cells.ndim != 2 or cells.shape[1] != 3 or not np.issubdtype(cells.dtype, np.integer):
-        raise ValueError(f"cells: expected integer triangles (E, 3), got {cells.shape}")
+    if (
+        cells.ndim != 2
+        or cells.shape[1] not in (3, 4)
+        or not np.issubdtype(cells.dtype, np.integer)
+    ):
+        raise ValueError(
+            f"cells: expected integer triangles (E, 3) or tetrahedra (E, 4), got {cells.shape}"
+        )
+    if degree == 2 and cells.shape[1] == 4:
+        raise ValueError("degree: tetrahedra have P1 (degree=1) here, not P2")
     bad = np.flatnonzero(np.any((cells < 0) | (cells >= n_vertices), axis=1))
     if bad.size:
         raise ValueError(f"cells: vertex indices outside 0..{n_vertices - 1} in cells {bad[:10]}")
@@ -127,8 +144,9 @@ def space(
 
 
 def check_cells(cells: np.ndarray, points: np.ndarray) -> None:
-    """Raise a ValueError naming the cells that are inverted (clockwise) or flat
-    (area at most 1e-12 of their longest edge squared).
+    """Raise a ValueError naming the cells that are inverted (clockwise triangles,
+    negatively oriented tetrahedra) or flat (measure at most 1e-12 of their longest
+    edge to the power d, up to the simplex's d!).
 
     Examples:
       >>> import numpy as np
@@ -140,19 +158,25 @@ def check_cells(cells: np.ndarray, points: np.ndarray) -> None:
       ValueError: cells: inverted (clockwise) cells [1]; zero-area cells [2]
     """
     x = np.asarray(points, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"points: expected finite (n, 2) vertices, got shape {x.shape}")
-    p = x[np.asarray(cells)]
-    e1, e2 = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
-    twice = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    longest = np.max(np.sum((p - np.roll(p, 1, axis=1)) ** 2, axis=2), axis=1)
-    flat = np.abs(twice) <= 2e-12 * longest
+    cells = np.asarray(cells)
+    d = cells.shape[1] - 1
+    if x.ndim != 2 or x.shape[1] != d or not np.all(np.isfinite(x)):
+        raise ValueError(f"points: expected finite (n, {d}) vertices, got shape {x.shape}")
+    p = x[cells]
+    det = np.linalg.det(np.swapaxes(p[:, 1:] - p[:, :1], 1, 2))  # d! times the measure
+    corners = np.arange(d + 1)
+    longest = np.max(np.sum((p[:, corners] - p[:, np.roll(corners, 1)]) ** 2, axis=2), axis=1)
+    if d == 3:
+        longest = np.maximum(longest, np.sum((p[:, 1] - p[:, 3]) ** 2, axis=1))
+        longest = np.maximum(longest, np.sum((p[:, 0] - p[:, 2]) ** 2, axis=1))
+    flat = np.abs(det) <= 2e-12 * longest ** (d / 2)
     parts = []
-    inverted = np.flatnonzero((twice < 0) & ~flat)
+    inverted = np.flatnonzero((det < 0) & ~flat)
     if inverted.size:
-        parts.append(f"inverted (clockwise) cells {inverted[:10]}")
+        sense = "clockwise" if d == 2 else "negatively oriented"
+        parts.append(f"inverted ({sense}) cells {inverted[:10]}")
     if flat.any():
-        parts.append(f"zero-area cells {np.flatnonzero(flat)[:10]}")
+        parts.append(f"zero-{'area' if d == 2 else 'volume'} cells {np.flatnonzero(flat)[:10]}")
     if parts:
         raise ValueError("cells: " + "; ".join(parts))
 
