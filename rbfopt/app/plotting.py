@@ -335,8 +335,9 @@ def plot_robustness(tables: Mapping[str, Mapping[str, Any]], path: str, title: s
 
 
 def plot_mesh_quality(meshes: Mapping[str, Any], path: str, title: str = "") -> str:
-    """Histograms of the triangles' radius ratios and smallest angles, one colour per
-    mesh (e.g. the start's and the optimized triangulation).
+    """Histograms of the cells' radius ratios and smallest angles (of the corners for
+    triangles, dihedral for tetrahedra), one colour per mesh (e.g. the start's and the
+    optimized triangulation).
 
     Examples:
       >>> import os, tempfile, meshio
@@ -345,18 +346,22 @@ def plot_mesh_quality(meshes: Mapping[str, Any], path: str, title: str = "") -> 
       >>> os.path.basename(plot_mesh_quality({"start": m}, path))
       'q.png'
     """
-    from ..mesh.quality import triangle_shapes
+    from ..mesh.quality import cell_shapes
 
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    kind = "triangle"
     for i, (label, mesh) in enumerate(meshes.items()):
-        ratio, angle = triangle_shapes(mesh)
+        kind, ratio, angle = cell_shapes(mesh)
+        top = 60.0 if kind == "triangle" else 70.6  # the regular simplex's
         kw = dict(bins=40, alpha=0.55, color=f"C{i}")
         axes[0].hist(ratio, range=(0.0, 1.0), label=f"{label} (min {ratio.min():.2f})", **kw)
-        axes[1].hist(angle, range=(0.0, 60.0), label=f"{label} (min {angle.min():.1f}\u00b0)", **kw)
-    axes[0].set_xlabel("radius ratio 2r/R (1: equilateral)")
-    axes[1].set_xlabel("smallest angle of the triangle (degrees)")
+        axes[1].hist(angle, range=(0.0, top), label=f"{label} (min {angle.min():.1f}\u00b0)", **kw)
+    tri = kind == "triangle"
+    axes[0].set_xlabel(f"radius ratio {'2' if tri else '3'}r/R (1: regular)")
+    axes[1].set_xlabel("smallest angle of the triangle (degrees)" if tri
+                       else "smallest dihedral angle of the tetrahedron (degrees)")  # fmt: skip
     for ax in axes:
-        ax.set_ylabel("triangles")
+        ax.set_ylabel("triangles" if tri else "tetrahedra")
         ax.legend(fontsize=7)
-    fig.suptitle(title or "triangle shapes")
+    fig.suptitle(title or f"{kind} shapes")
     return _save(fig, path)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .tagged import _LOCAL_FACETS, _signed_measure
 
-__all__ = ["quality", "triangle_shapes"]
+__all__ = ["cell_shapes", "quality", "triangle_shapes"]
 
 
 def quality(mesh: meshio.Mesh) -> dict[str, float]:
@@ -58,6 +58,25 @@ def triangle_shapes(mesh: meshio.Mesh) -> tuple[np.ndarray, np.ndarray]:
     return ratio, angle.min(axis=1)
 
 
+def cell_shapes(mesh: meshio.Mesh) -> tuple[str, np.ndarray, np.ndarray]:
+    """Per cell of ``mesh`` (tetrahedra first, else triangles): the cell kind, the
+    radius ratio (1 for the regular simplex) and the smallest angle in degrees (of the
+    corners for triangles, dihedral for tetrahedra), for histograms.
+
+    Examples:
+      >>> import meshio, numpy as np
+      >>> tet = meshio.Mesh(np.r_[np.zeros((1, 3)), np.eye(3)], [("tetra", [[0, 1, 2, 3]])])
+      >>> kind, ratio, angle = cell_shapes(tet)
+      >>> kind, round(float(angle[0]), 4)  # the corner tetrahedron: acos(1/sqrt(3))
+      ('tetra', 54.7356)
+    """
+    cells = {k: v for k, v in mesh.cells_dict.items() if len(v)}
+    if "tetra" in cells:
+        ratio, dihedral = _tet_shapes(np.asarray(mesh.points, float)[np.asarray(cells["tetra"])])
+        return "tetra", ratio, dihedral.min(axis=1)
+    return "triangle", *triangle_shapes(mesh)
+
+
 def _tri_quality(x: np.ndarray) -> dict[str, float]:
     ratio, angle = _tri_shapes(x)
     return {"cells": len(x), "min_angle": float(angle.min()), **_ratios(ratio)}
@@ -79,6 +98,12 @@ def _tri_shapes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tet_quality(x: np.ndarray) -> dict[str, float]:
+    ratio, dihedral = _tet_shapes(x)
+    return {"cells": len(x), **_ratios(ratio), "min_dihedral": float(dihedral.min())}
+
+
+def _tet_shapes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The radius ratios (m,) and dihedral angles in degrees (m, 6) of tetrahedra."""
     vol = np.abs(_signed_measure(x))
     faces = x[:, _LOCAL_FACETS[3]]  # (m, 4, 3 vertices, 3): outward when vol > 0
     n = np.cross(faces[:, :, 1] - faces[:, :, 0], faces[:, :, 2] - faces[:, :, 0])
@@ -91,8 +116,7 @@ def _tet_quality(x: np.ndarray) -> dict[str, float]:
     u = n / np.maximum(np.linalg.norm(n, axis=2, keepdims=True), 1e-300)
     i, j = np.triu_indices(4, 1)
     cos = -np.sum(u[:, i] * u[:, j], axis=2)
-    dihedral = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-    return {"cells": len(x), **_ratios(3 * r_in / r_out), "min_dihedral": float(dihedral.min())}
+    return 3 * r_in / r_out, np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def _ratios(ratio: np.ndarray) -> dict[str, float]:

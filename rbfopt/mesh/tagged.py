@@ -64,7 +64,8 @@ def triangulate(
         raises a ``RuntimeWarning``.
       min_quality: cells with measure / longest edge^d at or below it (slivers of
         collinear or coplanar boundary nodes) are peeled off from the outside; such
-        cells enclosed by others stay, so the mesh keeps no holes.
+        cells enclosed by others stay, so the mesh keeps no holes. With ``kind``,
+        only cells of boundary nodes are peeled.
 
     Cells whose centroid lies outside ``domain`` are dropped (Delaunay fills the
     convex hull), then each boundary facet gets the group of the domain boundary
@@ -136,7 +137,8 @@ def _cells_inside(
     p: np.ndarray, domain: Any, min_quality: float, kind: np.ndarray | None = None
 ) -> np.ndarray:
     """Positively oriented Delaunay cells with centroid inside (or, through an interior
-    node, just outside: :data:`INTERIOR_SLACK`), exposed slivers peeled."""
+    node, just outside: :data:`INTERIOR_SLACK`, or with every edge from an interior
+    node inside), exposed slivers peeled."""
     if not min_quality >= 0:
         raise ValueError(f"min_quality: expected a number >= 0, got {min_quality}")
     try:
@@ -150,15 +152,35 @@ def _cells_inside(
     if kind is not None and len(kind) == len(p):
         inner = (np.asarray(kind)[cells] == 0).any(axis=1) & ~keep
         if inner.any():
-            slack = INTERIOR_SLACK * _longest_edge(p[cells[inner]])
-            near = np.asarray(domain.sdf(centroid[inner])) < slack
-            keep[np.flatnonzero(inner)[near]] = True
+            idx = np.flatnonzero(inner)
+            slack = INTERIOR_SLACK * _longest_edge(p[cells[idx]])
+            near = np.asarray(domain.sdf(centroid[idx])) < slack
+            keep[idx[near | _edges_inside(p, cells[idx], np.asarray(kind), domain, slack)]] = True
     cells = cells[keep]
     if len(cells):
-        cells = _peel(cells, _relative_measure(p[cells]) <= min_quality)
+        bad = _relative_measure(p[cells]) <= min_quality
+        if kind is not None and len(kind) == len(p):
+            # a sliver through an interior node is no boundary artefact: peeling it
+            # would expose the node (a hole)
+            bad &= (np.asarray(kind)[cells] != 0).all(axis=1)
+        cells = _peel(cells, bad)
     if len(cells) == 0:
         raise ValueError(f"domain: no {_CELL[p.shape[1]]} of the points lies inside it")
     return cells
+
+
+def _edges_inside(p, cells, kind, domain, slack) -> np.ndarray:
+    """Whether the midpoints of every edge from an interior node of each cell lie
+    inside (up to ``slack``): a cell between an interior node and a curved boundary
+    whose chord cuts the surface (its centroid may fall outside), and not one across a
+    notch (an edge from the interior node crosses outside)."""
+    m = cells.shape[1]
+    i, j = np.triu_indices(m, 1)
+    inner = kind[cells[:, i]] == 0
+    inner |= kind[cells[:, j]] == 0
+    mid = 0.5 * (p[cells[:, i]] + p[cells[:, j]])  # (c, pairs, d)
+    depth = np.asarray(domain.sdf(mid.reshape(-1, p.shape[1]))).reshape(len(cells), -1)
+    return np.all(~inner | (depth < slack[:, None]), axis=1)
 
 
 def _peel(cells: np.ndarray, bad: np.ndarray) -> np.ndarray:
