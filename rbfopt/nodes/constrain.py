@@ -27,8 +27,10 @@ def projection(
       nearest to it in ``nodes`` goes to ``closest(f + gap u)``, with ``u`` the unit
       vector from that feature ``f`` to the node's position in ``nodes`` (its side of
       the corner): no two nodes can land on the same spot. A node whose closest point
-      is on another boundary group than its own (pushed past a corner) goes there too:
-      boundary nodes keep their groups;
+      is on another boundary group than its own (pushed past a corner, or on an edge
+      between two groups in 3-D) goes to ``closest(f + r u)``, ``r`` the distance of
+      its closest point from ``f`` (at least ``gap``): boundary nodes keep their
+      groups, and nodes of one edge keep their distances from its corner;
     * interior nodes (kind 0) closer than ``margin`` to the boundary, or outside, go to
       depth ``margin`` along the inward direction: ``x -> p + margin u`` with ``u`` the
       unit vector from ``p`` to ``x`` (inside) or ``-n`` (outside, on the boundary).
@@ -81,8 +83,13 @@ def projection(
             p, _, grp = domain.closest(x[bnd])
             if guard is not None:
                 f, u, g = guard
-                near = (jnp.sum((p - f) ** 2, axis=1) < g**2) | (grp != own_group)
-                q, _, _ = domain.closest(f + g[:, None] * u)
+                d2 = jnp.sum((p - f) ** 2, axis=1)
+                near = (d2 < g**2) | (grp != own_group)
+                # at their own distance from the feature (at least the gap): nodes of
+                # one side pushed past it, or on an edge between two groups (whose
+                # closest point may name either), stay apart
+                dist = jnp.sqrt(jnp.where(d2 > g**2, d2, g**2))
+                q, _, _ = domain.closest(f + dist[:, None] * u)
                 p = jnp.where(near[:, None], q, p)
             out = out.at[bnd].set(p)
         if len(inner):
