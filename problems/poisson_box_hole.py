@@ -9,6 +9,11 @@ The boundary is a triangle surface (the box's 12 triangles and an icosphere's 32
 read through :func:`rbfopt.geometry.from_mesh` as a user's STL or Gmsh file would be;
 about ``n`` nodes from :func:`rbfopt.nodes.generate`; PHS3 + quadratics; the exact
 objective by default, ``-O objective=reference`` for one that needs no solution.
+
+``-O discretization=p1``: the same problem as a finite-element mesh study, P1 on the
+Delaunay tetrahedra of the nodes (the exported ``mesh.msh`` is the optimized mesh;
+``scripts/fem_check.py --degree 1`` solves it with scikit-fem). Run it with
+``-O n=2000 --steps 300 --lr 0.02`` (``results/poisson_box_hole_p1``).
 """
 
 from __future__ import annotations
@@ -91,13 +96,35 @@ def problem(
     blend: int = 0,
     family: str = "",
     solver: str = "auto",
+    discretization: str = "rbf-fd",
+    movement: str = "nodes",
+    min_dihedral: float = 10.0,
+    smooth_cells: float = 3.0,
+    margin: float = 0.25,
+    h1_share: float = 1.0,
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``blend``,
-    ``family``, ``solver``: see :func:`rbfopt.studies.node_layout` (the family's weights:
-    0 plain k-nearest; its stencil sizes as "24,28"; the global solve)."""
+    ``family``, ``solver``, ``movement``: see :func:`rbfopt.studies.node_layout` (the
+    family's weights: 0 plain k-nearest; its stencil sizes as "24,28"; the global solve;
+    the parameters); ``discretization``: "rbf-fd", or "p1" for a finite-element mesh
+    study of P1 tetrahedra (``movement`` "multiscale" unless given; ``min_dihedral``,
+    ``smooth_cells``, ``margin``, ``h1_share``: see :class:`rbfopt.studies.LayoutOptions`)."""
     if width <= 0:
         raise ValueError(f"width: must be > 0, got {width}")
+    if discretization != "rbf-fd":
+        movement = "multiscale" if movement == "nodes" else movement
+        prob = ro.studies.node_layout(
+            DOMAIN, **spec(width), n=n, objective=objective, seed=seed,
+            discretization=discretization, movement=movement, min_dihedral=min_dihedral,
+            smooth_cells=smooth_cells, margin=margin, h1_share=h1_share,
+            name="poisson_box_hole",
+        )  # fmt: skip
+        prob.options = dict(n=n, objective=objective, width=width, movement=movement,
+                            discretization=discretization, min_dihedral=min_dihedral,
+                            smooth_cells=smooth_cells, margin=margin, h1_share=h1_share,
+                            seed=seed)  # fmt: skip
+        return prob
     prob = ro.studies.node_layout(
         DOMAIN,
         **spec(width),
@@ -109,9 +136,10 @@ def problem(
         blend=blend,
         discretizations=ro.studies.sizes_from_text(family),
         solver=solver,
+        movement=movement,
     )
     prob.options = dict(
         n=n, objective=objective, width=width, blend=blend, family=family, solver=solver,
-        seed=seed,
+        movement=movement, seed=seed,
     )  # fmt: skip
     return prob

@@ -3,7 +3,7 @@
 For each ``rbfopt run`` folder, reads the run's problem (``summary.json``: its name and
 options) for the PDE: ``spec(**options)`` of the problem module gives ``source``,
 ``bcs`` and ``exact``. scikit-fem then solves ``L u = source`` (the Laplacian) with
-Lagrange P1 or P2 on
+Lagrange P1 or P2 on triangles, P1 on tetrahedra (3-D runs), on
 
 * ``initial.msh`` (the start's triangulation; for RBF-FD runs, the nodes of
   ``initial.vtu`` triangulated the same way as ``mesh.msh``),
@@ -12,7 +12,8 @@ Lagrange P1 or P2 on
 with Dirichlet data interpolated at the boundary dofs and Neumann / Robin data as
 facet terms on the named groups, and prints the L2 and H1-seminorm errors against the
 exact u (quadrature of order ``--intorder``, higher than any rule the optimizer used)
-with the minimum angle and the factors. This is how a finite-element user sees a
+with the minimum angle (dihedral for tetrahedra), the count of inverted cells and the
+factors. This is how a finite-element user sees a
 layout: through code the project does not control.
 
     python scripts/fem_check.py runs/poisson_fem [runs/other ...] [--degree 2]
@@ -39,23 +40,34 @@ from rbfopt.mesh import quality as mesh_quality
 from rbfopt.mesh import triangulate
 
 
+def _flat(x):
+    """scikit-fem's (d, ...) point arrays as (m, d)."""
+    return jnp.asarray(np.asarray(x).reshape(np.shape(x)[0], -1).T)
+
+
 def _at(fn, x):
-    """A JAX function of one point at scikit-fem's (2, ...) point arrays."""
-    flat = jnp.asarray(np.asarray(x).reshape(2, -1).T)
-    return np.asarray(jax.vmap(fn)(flat)).reshape(np.shape(x)[1:])
+    """A JAX function of one point at scikit-fem's (d, ...) point arrays."""
+    return np.asarray(jax.vmap(fn)(_flat(x))).reshape(np.shape(x)[1:])
 
 
 def _data(bc, x, n):
     """A condition's data g at scikit-fem's points and normals."""
-    pts = jnp.asarray(np.asarray(x).reshape(2, -1).T)
-    nrm = jnp.asarray(np.asarray(n).reshape(2, -1).T)
-    return np.asarray(ro.fd.data_values(bc, pts, nrm)).reshape(np.shape(x)[1:])
+    return np.asarray(ro.fd.data_values(bc, _flat(x), _flat(n))).reshape(np.shape(x)[1:])
+
+
+def _mesh_and_element(path: str, degree: int):
+    """scikit-fem's mesh of ``path`` (triangles or tetrahedra) and its Lagrange element."""
+    if "tetra" in meshio.read(path).cells_dict:
+        if degree != 1:
+            raise SystemExit("fem_check: tetrahedral meshes are checked with --degree 1")
+        return skfem.MeshTet.load(path), skfem.ElementTetP1()
+    element = skfem.ElementTriP2() if degree == 2 else skfem.ElementTriP1()
+    return skfem.MeshTri.load(path), element
 
 
 def fe_errors(path: str, spec: dict, degree: int = 2, intorder: int = 10) -> tuple[float, float]:
     """scikit-fem's L2 and H1-seminorm errors of the P``degree`` solution on ``path``."""
-    m = skfem.MeshTri.load(path)
-    element = skfem.ElementTriP2() if degree == 2 else skfem.ElementTriP1()
+    m, element = _mesh_and_element(path, degree)
     basis = skfem.Basis(m, element)
     u, source, bcs = spec["exact"], spec["source"], spec["bcs"]
     K = skfem.BilinearForm(lambda a, v, w: dot(grad(a), grad(v))).assemble(basis)
@@ -75,21 +87,29 @@ def fe_errors(path: str, spec: dict, degree: int = 2, intorder: int = 10) -> tup
             K = K + skfem.BilinearForm(lambda a, v, w, c=bc.alpha / bc.beta: c * a * v).assemble(fb)
     dofs = np.unique(np.concatenate(fixed))
     uh = skfem.solve(*skfem.condense(K, b, x=_at(u, basis.doflocs), D=dofs))
+    if isinstance(m, skfem.MeshTet):
+        intorder = min(intorder, 8)  # scikit-fem's highest rule on tetrahedra
     fine = skfem.Basis(m, element, intorder=intorder)
     uh_q = fine.interpolate(uh)
     l2 = skfem.Functional(lambda w: (w["uh"] - _at(u, w.x)) ** 2)
     du = jax.grad(u)
-    comps = [jax.jit(jax.vmap(lambda p, i=i: du(p)[i])) for i in range(2)]
+    comps = [jax.jit(jax.vmap(lambda p, i=i: du(p)[i])) for i in range(m.dim())]
 
     def h1(w):
-        flat = jnp.asarray(np.asarray(w.x).reshape(2, -1).T)
         shape = np.shape(w.x)[1:]
-        d = [np.asarray(c(flat)).reshape(shape) for c in comps]
-        return (w["uh"].grad[0] - d[0]) ** 2 + (w["uh"].grad[1] - d[1]) ** 2
+        d = [np.asarray(c(_flat(w.x))).reshape(shape) for c in comps]
+        return sum((w["uh"].grad[i] - d[i]) ** 2 for i in range(len(comps)))
 
     e0 = float(np.sqrt(l2.assemble(fine, uh=uh_q)))
     e1 = float(np.sqrt(skfem.Functional(h1).assemble(fine, uh=uh_q)))
     return e0, e1
+
+
+def inverted(msh: meshio.Mesh) -> int:
+    """The count of cells with non-positive measure (orientation as written)."""
+    kind = "tetra" if "tetra" in msh.cells_dict else "triangle"
+    x = np.asarray(msh.points, float)[:, : 3 if kind == "tetra" else 2][msh.cells_dict[kind]]
+    return int(np.sum(np.linalg.det(np.swapaxes(x[:, 1:] - x[:, :1], 1, 2)) <= 0))
 
 
 def run_spec(run: str) -> tuple[object, dict]:
@@ -108,7 +128,7 @@ def initial_mesh(run: str, mod) -> str:
     if os.path.exists(path):
         return path
     start = meshio.read(os.path.join(run, "initial.vtu"))
-    m0 = triangulate(start.points[:, :2], mod.DOMAIN)
+    m0 = triangulate(start.points[:, : mod.DOMAIN.dim], mod.DOMAIN)
     return export.write(m0, os.path.join(run, "fem_initial.msh"))
 
 
@@ -118,8 +138,9 @@ def main() -> None:
     ap.add_argument("--degree", type=int, default=2, choices=(1, 2))
     ap.add_argument("--intorder", type=int, default=10)
     args = ap.parse_args()
-    head = f"{'mesh':<44} {'vertices':>8} {'min angle':>9} {'L2 error':>10} {'H1 error':>10}"
-    print(f"scikit-fem P{args.degree}\n{head}")
+    head = (f"{'mesh':<44} {'vertices':>8} {'min angle':>9} {'inverted':>8} {'L2 error':>10} "
+            f"{'H1 error':>10}")  # fmt: skip
+    print(f"scikit-fem P{args.degree} (min angle: dihedral for tetrahedra)\n{head}")
     for run in args.runs:
         mod, spec = run_spec(run)
         rows = []
@@ -129,14 +150,14 @@ def main() -> None:
         ):
             msh = meshio.read(path)
             q = mesh_quality(msh)
+            angle = q.get("min_angle", q.get("min_dihedral"))
             e0, e1 = fe_errors(path, spec, args.degree, args.intorder)
             rows.append((e0, e1))
             name = f"{run}: {label}"
-            print(
-                f"{name:<44} {len(msh.points):>8d} {q['min_angle']:>9.1f} {e0:>10.3e} {e1:>10.3e}"
-            )
+            print(f"{name:<44} {len(msh.points):>8d} {angle:>9.1f} {inverted(msh):>8d} "
+                  f"{e0:>10.3e} {e1:>10.3e}")  # fmt: skip
         (a0, a1), (b0, b1) = rows
-        print(f"{run + ': factor':<44} {'':>8} {'':>9} {a0 / b0:>9.2f}x {a1 / b1:>9.2f}x")
+        print(f"{run + ': factor':<44} {'':>8} {'':>9} {'':>8} {a0 / b0:>9.2f}x {a1 / b1:>9.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,25 @@
 """A node-layout study whose discretization is finite elements: the mesh is the result.
 
-The vertices move; the connectivity is a Delaunay triangulation of them inside the
-domain (:func:`rbfopt.mesh.triangulate`), rebuilt at each restencil and fixed in
-between, so the mesh the loss sees is the mesh exported. Lagrange P1 or P2
-(:mod:`rbfopt.fem`) solves the study's PDE with Dirichlet data by lifting and
-Neumann / Robin data as facet terms. The loss:
-
+The vertices move; the connectivity is a Delaunay triangulation (tetrahedralization in
+3-D) of them inside the domain (:func:`rbfopt.mesh.triangulate`), rebuilt at each
+restencil and fixed in between, so the mesh the loss sees is the mesh exported.
+Lagrange P1 or P2 on triangles, P1 on tetrahedra (:mod:`rbfopt.fem`) solves the
+study's PDE with Dirichlet data by lifting and Neumann / Robin data as facet terms.
 The operator is ``L = k Laplacian - c`` with constant ``k > 0``, ``c >= 0``
-(``-div(k grad u) + c u = -source``; :func:`coefficients`).
+(``-div(k grad u) + c u = -source``; :func:`coefficients`). The loss:
 
-* ``objective="exact"``: ``1/2 (ln ||u_h - u||_L2 + ln |u_h - u|_H1)`` by quadrature;
+* ``objective="exact"``: ``h1_share ln |u_h - u|_H1 + (1 - h1_share) ln ||u_h - u||_L2``
+  by quadrature;
 * ``objective="energy"`` (no solution needed): the Ritz functional
   ``J = 1/2 a(u_h, u_h) - l(u_h)``, whose decrease is the decrease of the
   energy-norm error ``1/2 |u - u_h|_a^2`` (symmetric problems, exact Dirichlet
   data), over the scale ``J(start) - J(start refined once)``;
 
-plus ``mu`` times a shape barrier that grows without bound as a triangle flattens,
-``sum_corners relu(theta_0 / theta - 1)^2`` with ``theta_0 = min_angle``. A mesh with
-an inverted or flat triangle has loss ``inf``: the driver rejects that step.
+plus ``mu`` times a shape barrier that grows without bound as a cell flattens,
+``sum_corners relu(theta_0 / theta - 1)^2`` with ``theta_0 = min_angle`` (the six
+dihedral angles of tetrahedra, with a floor per cell: :meth:`FEStudy.floors`). A mesh
+with an inverted or flat cell, a hole or a vertex no cell uses has loss ``inf``: the
+driver rejects that step. The energy objective is built for triangles.
 """
 
 from __future__ import annotations
@@ -42,7 +44,14 @@ from ..operators import Identity, Laplacian
 from ..problem import Problem
 from ..sparse.matrix import StencilMatrix
 from ..sparse.solve import linsolve
-from ._fem_terms import gabriel_barrier, gabriel_neighbours, refine, shape_barrier
+from ._fem_terms import (
+    GABRIEL_NEIGHBOURS,
+    dihedral_angles,
+    gabriel_barrier,
+    gabriel_neighbours,
+    refine,
+    shape_barrier,
+)
 from ._movement import movement_for
 from .options import LayoutOptions
 
@@ -103,8 +112,9 @@ class FEMesh(NamedTuple):
     fdofs: jax.Array  # (F, 2 or 3) flux facets' dofs
     facet_group: jax.Array  # (F,) index into the flux conditions, -1 padding
     fslots: jax.Array  # (F, m, m) their matrix slots
-    whole: jax.Array  # () bool: no cell was dropped (no boundary facet at an interior node)
+    whole: jax.Array  # () bool: no hole (boundary facet at an interior node), no unused vertex
     gabriel: jax.Array  # (L, 3 + G) boundary facets (a, b, mask) and the vertices near them
+    floor: jax.Array  # (E,) each cell's shape-barrier angle (radians)
 
 
 class FEStudy:
@@ -136,13 +146,21 @@ class FEStudy:
 
     # -- the mesh (host side) -------------------------------------------------------
 
+    @property
+    def min_quality(self) -> float:
+        """Cells of boundary nodes peeled off the triangulation: measure / longest
+        edge^d at most this. In 3-D only the flat ones (4 nodes of one face): a
+        tetrahedron of nodes on two faces of an edge is a valid if poor cell, and
+        peeling all of a vertex's cells would leave it out of the mesh."""
+        return 1e-3 if self.domain.dim == 2 else 1e-9
+
     def triangulation(self, x: np.ndarray):
         """The tagged triangulation of the vertices ``x`` (a meshio Mesh). A mesh with
         a hole (a flat cell at an interior node peeled off) is not warned about: its
         :class:`FEMesh` is marked, and the loss rejects the step."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return triangulate(x, self.domain, kind=self.start.kind)
+            return triangulate(x, self.domain, kind=self.start.kind, min_quality=self.min_quality)
 
     def mesh_of(self, x: np.ndarray, mesh=None, capacity: tuple | None = None) -> FEMesh:
         """The padded :class:`FEMesh` of the vertices ``x`` (or of ``mesh``), padded to
@@ -173,21 +191,38 @@ class FEStudy:
         first = fdofs_all[:1]
         fdofs = np.concatenate([fdofs, np.repeat(first, pad, axis=0)])
         fgroup = np.concatenate([fgroup, np.full(pad, -1)])
-        near = gabriel_neighbours(x, lines, max(cap[4], len(lines)))
+        count = GABRIEL_NEIGHBOURS if self.domain.dim == 2 else 0  # (see _fem_terms)
+        near = gabriel_neighbours(x, lines, max(cap[4], len(lines)), count)
         if grow:
             sizes = (*sp.capacity, n_f, len(near))
             self.capacity = tuple(max(a, b) for a, b in zip(cap, sizes, strict=True))
         slots = _facets.facet_slots(sp, fdofs)
-        arrays = (fixed, dof_group, fdofs, fgroup, slots, not inner.any(), near)
+        floor = self.floors(x, sp)
+        # a vertex no cell uses (it met another: Delaunay keeps one of them) is no mesh
+        # of the nodes either
+        whole = not inner.any() and bool(np.asarray(sp.used)[: len(x)].all())
+        arrays = (fixed, dof_group, fdofs, fgroup, slots, whole, near, floor)
         return FEMesh(jax.tree_util.tree_map(jnp.asarray, sp), *(jnp.asarray(a) for a in arrays))
+
+    def floors(self, x: np.ndarray, sp: Space) -> np.ndarray:
+        """Each cell's shape-barrier angle: ``min_angle`` for triangles; for tetrahedra
+        ``min_dihedral`` or half the cell's smallest dihedral angle at ``x`` if less.
+        Delaunay tetrahedra of any node set include slivers, which re-triangulation
+        rebuilds: a fixed floor would fight them and outweigh the error term (see the
+        guide); the relative one only keeps each cell from flattening further before
+        the next re-triangulation."""
+        if sp.dim == 2:
+            return np.full(len(sp.cells), np.deg2rad(self.opts.min_angle))
+        theta, _ = dihedral_angles(jnp.asarray(x), sp)
+        return np.minimum(np.deg2rad(self.opts.min_dihedral), 0.5 * np.min(theta, axis=1))
 
     def restencil(self, p: dict) -> FEMesh:
         x = np.asarray(self.nodes(p))
         if self.capacity == (0, 0, 0, 0, 0):  # slack: re-triangulations rarely recompile
             self.mesh_of(x)
-            c = self.capacity
-            self.capacity = (int(c[0] * 1.02) + 4, int(c[1] * 1.02) + 4, c[2] + 10, c[3] + 4,
-                             c[4] + 4)  # fmt: skip
+            c, grow = self.capacity, 1.02 if self.domain.dim == 2 else 1.1  # tets vary more
+            self.capacity = (int(c[0] * grow) + 4, int(c[1] * 1.02) + 4, c[2] + 10,
+                             int(c[3] * grow) + 4, int(c[4] * grow) + 4)  # fmt: skip
         return self.mesh_of(x)
 
     # -- the discrete problem (traceable) -------------------------------------------
@@ -235,7 +270,12 @@ class FEStudy:
         """The dof values u_h, and the unlifted system."""
         K, b, g = self.system(x, m)
         A, rhs = lift(K, b, m.fixed, g)
-        return linsolve(A, rhs, "direct"), K, b
+        # a flat cell (whose loss is inf) must not stop the run in the solver's check
+        finite = jnp.all(jnp.isfinite(A.values)) & jnp.all(jnp.isfinite(rhs))
+        diag = jnp.asarray(A.adjl) == jnp.arange(A.shape[0])[:, None]
+        ident = diag / jnp.sum(diag, axis=1, keepdims=True)
+        A = StencilMatrix(jnp.where(finite, A.values, ident), A.adjl)
+        return linsolve(A, jnp.where(finite, rhs, 0.0), "direct"), K, b
 
     def evaluate(self, p: dict, m: FEMesh) -> tuple[jax.Array, dict, jax.Array]:
         """The loss, its metrics and u_h at the dofs."""
@@ -252,7 +292,7 @@ class FEStudy:
             energy = ritz(uh, K, b)
             metrics["energy"] = energy
             value = energy / self.energy_scale
-        barrier, worst, valid = shape_barrier(x, m.space, np.deg2rad(self.opts.min_angle))
+        barrier, worst, valid = shape_barrier(x, m.space, m.floor)
         barrier = barrier + gabriel_barrier(x, m.gabriel)
         metrics.update(shape_barrier=barrier, min_angle=jnp.rad2deg(worst))
         value = jnp.where(valid & m.whole, value + self.opts.mu * barrier, jnp.inf)
@@ -320,7 +360,9 @@ class FEStudy:
             restencil=self.restencil,
             to_mesh=self.to_mesh,
             report=self.report,
-            inside=lambda pts: np.asarray(self.domain.contains(np.asarray(pts)[:, :2])),
+            inside=lambda pts: np.asarray(
+                self.domain.contains(np.asarray(pts)[:, : self.domain.dim])
+            ),
             domain=self.domain,
             loss_label=f"{self.objective} objective (P{self.degree}) + shape barrier",
         )

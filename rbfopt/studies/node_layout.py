@@ -210,11 +210,15 @@ def discretization_weights(discretization: Any) -> dict[str, float]:
 def _fem_layout(domain, source, bcs, operator, n, spacing, objective, exact, seed,
                 discretization, movement, opts) -> FEStudy:  # fmt: skip
     """The finite-element study (:mod:`rbfopt.studies._fem_study`)."""
-    if domain.dim != 2:
-        raise ValueError(f"discretization: {discretization!r} meshes are 2-D triangles here")
+    if domain.dim == 3 and discretization != "p1":
+        raise ValueError(f"discretization: 3-D meshes are P1 tetrahedra ('p1'), "
+                         f"not {discretization!r}")  # fmt: skip
     coef = coefficients(Laplacian() if operator is None else operator)
     if objective not in ("exact", "energy"):
         raise ValueError(f"objective: expected 'exact' or 'energy', got {objective!r}")
+    if objective == "energy" and domain.dim == 3:
+        raise ValueError("objective: 'energy' scales by a refined mesh, built for triangles "
+                         "only; 3-D studies take 'exact'")  # fmt: skip
     if objective == "exact" and exact is None:
         raise ValueError("exact: objective='exact' needs the solution u(x)")
     rows_of = _checks.conditions(domain, bcs)

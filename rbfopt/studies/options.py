@@ -27,6 +27,7 @@ _RANGES = {
     "mesh_weight": (0.0, np.inf, "[)"),
     "mesh_ratio_floor": (0.0, 1.0, "()"),
     "min_angle": (0.0, 60.0, "()"),
+    "min_dihedral": (0.0, 70.0, "()"),
     "h1_share": (0.0, 1.0, "[]"),
     "smooth_cells": (0.0, np.inf, "()"),
     "blend_taper": (0.0, np.inf, "()"),
@@ -67,6 +68,11 @@ class LayoutOptions:
       mesh_ratio_floor: radius ratio 2 r / R below which triangles are penalized.
       min_angle: finite-element discretizations: the shape barrier's angle (degrees)
         below which a triangle's corners are penalized, without bound as they flatten.
+      min_dihedral: the same for tetrahedra's dihedral angles (degrees), lowered for
+        each cell to half its smallest dihedral angle when the mesh is built: Delaunay
+        tetrahedra include slivers (dihedral angles near 0 and 180 degrees) that
+        re-triangulation rebuilds, so the barrier keeps cells from flattening between
+        re-triangulations and the objective sees what slivers cost the solution.
       h1_share: finite elements, ``objective="exact"``: the weight of
         ``ln |u_h - u|_H1`` in the loss, ``1 - h1_share`` that of ``ln ||u_h - u||_L2``.
       solver: the global solve: ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab + AMG)
@@ -103,6 +109,7 @@ class LayoutOptions:
     mesh_weight: float = 0.0
     mesh_ratio_floor: float = 0.6
     min_angle: float = 22.0
+    min_dihedral: float = 10.0
     h1_share: float = 1.0
     solver: str = "auto"
     solver_tol: float = 1e-10
