@@ -162,6 +162,7 @@ def test_poisson_fem_meets_the_l_shape_targets(tmp_path):
     prob = mod.problem()
     out = str(tmp_path / "run")
     res = ro.optimize.run(prob, "adam", 800, lr=0.02, schedule="cosine", progress=False)
+    os.makedirs(out)  # (the run kept no folder: publish writes into an existing one)
     publish(prob, res, out, {"problem": "poisson_fem", "options": prob.options})
     spec = mod.spec()
     (l0, h0), (l1, h1) = (
