@@ -139,6 +139,7 @@ class FEStudy:
             self.pinned = jnp.asarray(on)[:, None]
         self.x0 = jnp.asarray(start.points)
         self.capacity = (0, 0, 0, 0, 0)
+        self._padded = None  # the capacity restencil last padded to
         self.energy_scale = None
         if objective == "energy":
             self.energy_scale = self._energy_scale()
@@ -218,12 +219,15 @@ class FEStudy:
 
     def restencil(self, p: dict) -> FEMesh:
         x = np.asarray(self.nodes(p))
-        if self.capacity == (0, 0, 0, 0, 0):  # slack: re-triangulations rarely recompile
-            self.mesh_of(x)
-            c, grow = self.capacity, 1.02 if self.domain.dim == 2 else 1.1  # tets vary more
+        m = self.mesh_of(x)
+        if self.capacity != self._padded:  # the first mesh, or one that outgrew the padding
+            # slack, so that re-triangulations rarely recompile; tetrahedra vary more
+            c, grow = self.capacity, 1.02 if self.domain.dim == 2 else 1.1
             self.capacity = (int(c[0] * grow) + 4, int(c[1] * 1.02) + 4, c[2] + 10,
                              int(c[3] * grow) + 4, int(c[4] * grow) + 4)  # fmt: skip
-        return self.mesh_of(x)
+            self._padded = self.capacity
+            m = self.mesh_of(x)
+        return m
 
     # -- the discrete problem (traceable) -------------------------------------------
 

@@ -111,9 +111,9 @@ def _skfem_h1(path):
 
 
 def test_short_run_lowers_the_error_scikit_fem_sees(tmp_path):
-    prob = _study(n=200, movement="multiscale")
+    prob = _study(n=150, movement="multiscale")
     out = str(tmp_path / "run")
-    res = ro.optimize.run(prob, "adam", 20, lr=0.03, out_dir=out, progress=False)
+    res = ro.optimize.run(prob, "adam", 12, lr=0.03, out_dir=out, progress=False)
     publish(prob, res, out, {"problem": "cube_fem"})
     for name in ("mesh.msh", "initial.msh", "mesh_quality.png"):
         assert os.path.exists(os.path.join(out, name)), name
