@@ -38,6 +38,7 @@ from rbfopt import mesh as export
 from rbfopt.app.catalog import load_module
 from rbfopt.mesh import quality as mesh_quality
 from rbfopt.mesh import triangulate
+from rbfopt.mesh.tagged import _signed_measure
 
 
 def _flat(x):
@@ -109,7 +110,7 @@ def inverted(msh: meshio.Mesh) -> int:
     """The count of cells with non-positive measure (orientation as written)."""
     kind = "tetra" if "tetra" in msh.cells_dict else "triangle"
     x = np.asarray(msh.points, float)[:, : 3 if kind == "tetra" else 2][msh.cells_dict[kind]]
-    return int(np.sum(np.linalg.det(np.swapaxes(x[:, 1:] - x[:, :1], 1, 2)) <= 0))
+    return int(np.sum(_signed_measure(x) <= 0))
 
 
 def run_spec(run: str) -> tuple[object, dict]:

@@ -31,7 +31,7 @@ from ..sparse.matrix import StencilMatrix
 from .elements import conical_rule, quadrature, shape_gradients, shape_values
 from .space import Space
 
-__all__ = ["stiffness", "mass", "load", "areas", "lift", "lift_dirichlet"]
+__all__ = ["stiffness", "mass", "load", "areas", "identity", "lift", "lift_dirichlet"]
 
 
 def _geometry(sp: Space, points: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -149,11 +149,24 @@ def lift(
     """:func:`lift_dirichlet` with the fixed dofs as a mask ``fixed`` (n,) and their
     values in ``g`` (n,): traceable in all arguments (a study's mesh changes at each
     restencil without a recompile)."""
-    n = A.shape[0]
     adjl = jnp.asarray(A.adjl)
     col_fixed = fixed[adjl]
     b = b - jnp.sum(jnp.where(col_fixed, A.values * g[adjl], 0.0), axis=1)
-    diag = adjl == jnp.arange(n)[:, None]
-    ident = diag / jnp.sum(diag, axis=1, keepdims=True)  # padded rows repeat the diagonal
-    vals = jnp.where(fixed[:, None], ident, jnp.where(col_fixed, 0.0, A.values))
+    vals = jnp.where(fixed[:, None], identity(A.adjl), jnp.where(col_fixed, 0.0, A.values))
     return StencilMatrix(vals, A.adjl), jnp.where(fixed, g, b)
+
+
+def identity(adjl: jax.Array) -> jax.Array:
+    """The identity's values in the padded rows ``adjl`` (n, width): padded rows repeat
+    the diagonal column, so each of its slots holds 1 / (its count).
+
+    Examples:
+      >>> import numpy as np
+      >>> from rbfopt.fem.assemble import identity
+      >>> identity(np.array([[0, 1], [1, 1]]))  # row 1 is padded with its diagonal
+      Array([[1. , 0. ],
+             [0.5, 0.5]], dtype=float64)
+    """
+    adjl = jnp.asarray(adjl)
+    diag = adjl == jnp.arange(adjl.shape[0])[:, None]
+    return diag / jnp.sum(diag, axis=1, keepdims=True)

@@ -35,7 +35,7 @@ from .. import nodes as _nodes
 from .._operator_algebra import Scaled, Sum
 from ..fd.conditions import Dirichlet, data_values
 from ..fem import boundary as _facets
-from ..fem.assemble import lift, load, mass, stiffness
+from ..fem.assemble import identity, lift, load, mass, stiffness
 from ..fem.error import errors
 from ..fem.space import Space, space
 from ..mesh import quality as mesh_quality
@@ -139,7 +139,6 @@ class FEStudy:
             self.pinned = jnp.asarray(on)[:, None]
         self.x0 = jnp.asarray(start.points)
         self.capacity = (0, 0, 0, 0, 0)
-        self._padded = None  # the capacity restencil last padded to
         self.energy_scale = None
         if objective == "energy":
             self.energy_scale = self._energy_scale()
@@ -219,13 +218,13 @@ class FEStudy:
 
     def restencil(self, p: dict) -> FEMesh:
         x = np.asarray(self.nodes(p))
+        before = self.capacity
         m = self.mesh_of(x)
-        if self.capacity != self._padded:  # the first mesh, or one that outgrew the padding
+        if self.capacity != before:  # the first mesh, or one that outgrew the padding
             # slack, so that re-triangulations rarely recompile; tetrahedra vary more
             c, grow = self.capacity, 1.02 if self.domain.dim == 2 else 1.1
             self.capacity = (int(c[0] * grow) + 4, int(c[1] * 1.02) + 4, c[2] + 10,
                              int(c[3] * grow) + 4, int(c[4] * grow) + 4)  # fmt: skip
-            self._padded = self.capacity
             m = self.mesh_of(x)
         return m
 
@@ -276,9 +275,7 @@ class FEStudy:
         A, rhs = lift(K, b, m.fixed, g)
         # a flat cell (whose loss is inf) must not stop the run in the solver's check
         finite = jnp.all(jnp.isfinite(A.values)) & jnp.all(jnp.isfinite(rhs))
-        diag = jnp.asarray(A.adjl) == jnp.arange(A.shape[0])[:, None]
-        ident = diag / jnp.sum(diag, axis=1, keepdims=True)
-        A = StencilMatrix(jnp.where(finite, A.values, ident), A.adjl)
+        A = StencilMatrix(jnp.where(finite, A.values, identity(A.adjl)), A.adjl)
         return linsolve(A, jnp.where(finite, rhs, 0.0), "direct"), K, b
 
     def evaluate(self, p: dict, m: FEMesh) -> tuple[jax.Array, dict, jax.Array]:

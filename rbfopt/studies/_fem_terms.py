@@ -31,16 +31,15 @@ from ..mesh.tagged import _LOCAL_FACETS
 _PADDING = 0.5 * np.pi
 
 
-def shape_barrier(x: jax.Array, sp: Space, floor: float | jax.Array):
+def shape_barrier(x: jax.Array, sp: Space, floor: jax.Array):
     """``sum relu(floor / theta - 1)^2`` over the corners of the active cells (the six
     dihedral angles of tetrahedra), the smallest angle, and whether every active cell
-    is positively oriented. ``floor``: one angle, or one per cell (E,)."""
+    is positively oriented. ``floor``: one angle per cell (E,)."""
     if sp.dim == 3:
         theta, ok = dihedral_angles(x, sp)
     else:
         theta, ok = _corner_angles(x, sp)
-    floor = jnp.reshape(jnp.asarray(floor), (-1, 1) if jnp.ndim(floor) else ())
-    barrier = jnp.sum(jax.nn.relu(floor / theta - 1.0) ** 2)
+    barrier = jnp.sum(jax.nn.relu(jnp.asarray(floor)[:, None] / theta - 1.0) ** 2)
     return barrier, jnp.min(theta), ok
 
 
