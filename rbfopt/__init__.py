@@ -29,7 +29,7 @@ from .fd import (
     robin_rows,
 )
 from .fd.operator import operator
-from .interp import Interpolator, interpolator_adjoint, loocv
+from .interp import Interpolator, interpolator_adjoint, local_loocv, loocv
 from .operators import (
     Custom,
     Directional,
@@ -84,6 +84,7 @@ __all__ = [
     "Interpolator",
     "interpolator_adjoint",
     "loocv",
+    "local_loocv",
     "StencilMatrix",
     "linsolve",
     "assemble",

@@ -36,12 +36,14 @@ query-baked.
 Leave-one-out (Rippa 1999; with polynomial augmentation Fasshauer & Zhang 2007):
 the error at ``x_i`` of the interpolant fitted without ``x_i`` is
 ``e_i = c_i / (M^-1)_ii``; :func:`loocv` returns ``sum_i e_i^2`` (summed over value
-columns) from the same factorization.
+columns) from the same factorization. For large N, :func:`local_loocv` gives the
+leave-one-out cost of the local interpolant (``neighbors`` nearest points per fit).
 """
 
 from ._system import RANK_TOL, check_poly_rank
 from .adjoint import InterpolatorAdjoint, interpolator_adjoint
 from .interpolator import Interpolator
+from .local import local_loocv, loo_neighbours
 from .loocv import loocv
 
 __all__ = [
@@ -49,6 +51,8 @@ __all__ = [
     "InterpolatorAdjoint",
     "interpolator_adjoint",
     "loocv",
+    "local_loocv",
+    "loo_neighbours",
     "check_poly_rank",
     "RANK_TOL",
 ]

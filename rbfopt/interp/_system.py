@@ -30,14 +30,35 @@ _CHUNK_BUDGET = 1 << 22
 # ----------------------------------------------------------------------------- checks
 
 
-def check_basis(basis: Any) -> RadialBasis:
+def check_basis(basis: Any, n: int | None = None) -> RadialBasis:
+    """A basis whose ``eps`` is a scalar or one value per centre (checked once ``n``, the
+    number of centres, is given)."""
     if not isinstance(basis, RadialBasis):
         raise ValueError(f"basis: expected a basis such as ro.PHS(3), got {basis!r}")
-    if basis.eps is not None and not is_tracer(basis.eps) and np.ndim(basis.eps) != 0:
+    if basis.eps is None or is_tracer(basis.eps) or np.ndim(basis.eps) == 0 or n is None:
+        return basis
+    if np.shape(basis.eps) != (n,):
         raise ValueError(
-            f"basis: a global interpolant takes one scalar eps, got shape {np.shape(basis.eps)}"
+            f"basis: eps must be a scalar or one value per centre, shape ({n},); "
+            f"got shape {np.shape(basis.eps)}"
         )
     return basis
+
+
+def check_smoothing(smoothing: Any, n: int) -> Any:
+    """``smoothing``: a scalar or one value per centre, finite and ``>= 0``."""
+    if is_tracer(smoothing):
+        return smoothing
+    lam = np.asarray(smoothing, dtype=np.float64)
+    if lam.ndim > 1 or (lam.ndim == 1 and lam.shape != (n,)):
+        raise ValueError(
+            f"smoothing: expected a scalar or shape ({n},) (one per centre), got {lam.shape}"
+        )
+    bad = np.flatnonzero(~(np.isfinite(lam.ravel()) & (lam.ravel() >= 0)))
+    if bad.size:
+        where = "" if lam.ndim == 0 else f" at indices {fmt_indices(bad)}"
+        raise ValueError(f"smoothing: must be finite and >= 0{where}, got {lam.ravel()[bad[:5]]}")
+    return jnp.asarray(lam)
 
 
 def _poly_frame_np(x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -153,8 +174,13 @@ def kernel_matrix(basis: RadialBasis, x: jax.Array, y: jax.Array) -> jax.Array:
     return basis.radial(s, basis.eps)
 
 
-def saddle_matrix(points, basis, shift, scale) -> jax.Array:
+def saddle_matrix(points, basis, shift, scale, smoothing=0.0) -> jax.Array:
+    """``[A + sign lam I, P; P', 0]``: ``sign`` (the basis's, -1 for MQ) makes ``lam``
+    regularize the definite part, so it equals scipy's ``smoothing`` (whose MQ is
+    ``-sqrt(1 + r^2)``)."""
+    n = points.shape[0]
     A = kernel_matrix(basis, points, points)
+    A = A + basis.sign * jnp.broadcast_to(smoothing, (n,)) * jnp.eye(n, dtype=A.dtype)
     P = monomials((points - shift) / scale, basis.poly_deg)
     M = P.shape[1]
     top = jnp.concatenate([A, P], axis=1)
@@ -185,9 +211,9 @@ def solve_with(K: jax.Array, lu, rhs: jax.Array, transpose: bool = False) -> jax
 
 
 @jax.jit
-def fit_coefficients(points, values2d, basis):
+def fit_coefficients(points, values2d, basis, smoothing=0.0):
     shift, scale = poly_frame(points)
-    K = saddle_matrix(points, basis, shift, scale)
+    K = saddle_matrix(points, basis, shift, scale, smoothing)
     n = points.shape[0]
     M = K.shape[0] - n
     rhs = jnp.concatenate([values2d, jnp.zeros((M, values2d.shape[1]), values2d.dtype)])

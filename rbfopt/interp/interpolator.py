@@ -13,6 +13,7 @@ from ..stencils import check_points
 from ._system import (
     check_basis,
     check_centres,
+    check_smoothing,
     check_values,
     chunk_size,
     evaluate,
@@ -32,7 +33,10 @@ class Interpolator:
       points: (N, d) centres (d in {1, 2, 3}; shape (N,) is read as (N, 1)).
       values: (N,) or (N, m) data at the centres.
       basis: kernel and polynomial degree (default ``PHS(3, poly_deg=2)``); ``eps``
-        must be a scalar.
+        a scalar or one value per centre, shape (N,) (``phi_j(r) = phi(eps_j r)``).
+      smoothing: ``lam >= 0``, a scalar or one per centre, added to the kernel block:
+        ``(A + sign lam I) c + P d = f`` (``sign`` -1 for MQ, else +1), the smoothed
+        fit of ``scipy.interpolate.RBFInterpolator(..., smoothing=lam)``.
 
     Construction factors ``M = [A P; P' 0]`` once (LU) and solves for the
     coefficients; it is traceable and differentiable (forward and reverse, any
@@ -63,6 +67,12 @@ class Interpolator:
       >>> g = jax.grad(lambda f: ro.Interpolator(x, f)(0.5))(jnp.ones(8))
       >>> g.shape, bool(jnp.isclose(g.sum(), 1.0))
       ((8,), True)
+
+      Smoothed, the fit no longer passes through the data:
+
+      >>> s = ro.Interpolator(x, x[:, 0] ** 2, ro.Gaussian(eps=3.0, poly_deg=0), smoothing=0.1)
+      >>> bool(abs(s(x[3]) - x[3, 0] ** 2) > 1e-3)
+      True
     """
 
     def __init__(
@@ -70,13 +80,16 @@ class Interpolator:
         points: jax.Array,
         values: jax.Array,
         basis: RadialBasis | None = None,
+        smoothing: float | jax.Array = 0.0,
     ):
-        basis = check_basis(PHS(3, poly_deg=2) if basis is None else basis)
+        basis = PHS(3, poly_deg=2) if basis is None else basis
         if not is_tracer(points):
-            x = check_centres(points, basis)
+            x = check_centres(points, check_basis(basis))
             n = len(x)
         else:
             n = points.shape[0]
+        basis = check_basis(basis, n)
+        smoothing = check_smoothing(smoothing, n)
         if not is_tracer(values):
             values = check_values(values, n)
         elif values.ndim not in (1, 2) or values.shape[0] != n:
@@ -89,7 +102,9 @@ class Interpolator:
         self.basis = basis
         self._vector = v.ndim == 2
         self.op = None
-        self.coef, self.pcoef, self.shift, self.scale = fit_coefficients(p, v.reshape(n, -1), basis)
+        self.coef, self.pcoef, self.shift, self.scale = fit_coefficients(
+            p, v.reshape(n, -1), basis, smoothing
+        )
         if not is_tracer(points, values, basis):
             bad = np.flatnonzero(~np.all(np.isfinite(np.asarray(self.coef)), axis=1))
             if bad.size:
