@@ -1,4 +1,4 @@
-"""The ``rbfopt`` command: ``list``, ``run``, ``export``, ``nodes``, ``bench``.
+"""The ``rbfopt`` command: ``list``, ``run``, ``export``, ``nodes``, ``tune``, ``bench``.
 
 ``rbfopt run [NAME|PATH] [--steps N] [--optimizer NAME] [--lr X] [--schedule S]
 [--out DIR] [--resume] [--seed S] [--devices N] [--opt key=value ...]`` runs a study
@@ -36,6 +36,9 @@ mesh from its stored ``mesh.msh`` into a new file (:mod:`rbfopt.app.export`).
 on a domain read by :func:`rbfopt.geometry.from_mesh` (any boundary file meshio reads;
 ``.geo`` through gmsh) and writes it (``.vtu`` or ``.xdmf``: kinds, groups and normals
 as point data) with its quality figures.
+
+``rbfopt tune DATA ...`` tunes the shape parameter and smoothing of scattered data for
+``scipy.interpolate.RBFInterpolator`` (:mod:`rbfopt.app.tune`).
 
 Errors (unknown problem, bad options, an error raised while the problem builds, a
 resume from another problem's checkpoint, an unwritable output folder) print one line
@@ -390,6 +393,9 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--out", help="output .vtu or .xdmf (default <domain>_nodes.vtu)")
     n.add_argument("--seed", type=int, default=0, help="random seed")
     n.add_argument("--no-compile-cache", action="store_true", help=_NO_CACHE)
+    from .tune import add_parser as add_tune
+
+    add_tune(sub)
     b = sub.add_parser("bench", help="list or run scripts/bench_*.py")
     b.add_argument("name", nargs="?")
     b.add_argument("rest", nargs=argparse.REMAINDER)
@@ -409,12 +415,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     from .export import cmd_export
+    from .tune import cmd_tune
 
     handler = {
         "list": cmd_list,
         "run": cmd_run,
         "export": cmd_export,
         "nodes": cmd_nodes,
+        "tune": cmd_tune,
         "bench": cmd_bench,
     }
     try:

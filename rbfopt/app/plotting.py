@@ -365,3 +365,54 @@ def plot_mesh_quality(meshes: Mapping[str, Any], path: str, title: str = "") -> 
         ax.legend(fontsize=7)
     fig.suptitle(title or f"{kind} shapes")
     return _save(fig, path)
+
+
+def plot_loocv(
+    report: Mapping[str, Any],
+    path: str,
+    x: np.ndarray | None = None,
+    eps_field: np.ndarray | None = None,
+) -> str:
+    """The scanned leave-one-out RMS error of a shape-parameter study (a curve over eps
+    or smoothing, or a map over both) with the scan's best and the optimum; with
+    ``eps_field`` (one eps per point of ``x``) a second panel maps it."""
+    scan, sp = report["scan"], report["scipy"]
+    cost = np.asarray(scan["loocv_rms"], dtype=float)
+    eps, lam = np.asarray(scan["eps"]), np.asarray(scan["smoothing"])
+    best = scan["best"]
+    opt = (float(np.exp(np.mean(np.log(sp["epsilon"])))), sp["smoothing"])
+    panels = 1 if eps_field is None or x is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.6), squeeze=False)
+    ax = axes[0, 0]
+    if cost.shape[0] > 1 and cost.shape[1] > 1:
+        c = np.log10(np.where(np.isfinite(cost), cost, np.nan))
+        m = ax.pcolormesh(eps, lam, c.T, shading="nearest", cmap="viridis")
+        ax.contour(eps, lam, c.T, levels=12, colors="w", linewidths=0.4)
+        fig.colorbar(m, ax=ax, label="log10 LOOCV RMS error")
+        ax.plot(*best, "ws", ms=8, mfc="none", label="scan's best")
+        ax.plot(*opt, "r*", ms=13, label="optimum")
+        ax.set(xscale="log", yscale="log", xlabel="epsilon", ylabel="smoothing")
+    else:
+        along = eps if cost.shape[0] > 1 else lam
+        k = 0 if cost.shape[0] > 1 else 1
+        ax.loglog(along, cost.ravel(), "o-", ms=3, label="scan")
+        ax.axvline(opt[k], color="r", label="optimum")
+        ax.set(xlabel="epsilon" if k == 0 else "smoothing", ylabel="LOOCV RMS error")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(
+        f"{sp['kernel']}, degree {sp['degree']}: LOOCV RMS "
+        f"{report['loocv_rms_start']:.3g} -> {report['loocv_rms']:.3g}"
+    )
+    if panels == 2:
+        ax = axes[0, 1]
+        s = ax.scatter(
+            x[:, 0],
+            x[:, 1] if x.shape[1] > 1 else np.zeros(len(x)),
+            c=np.asarray(eps_field),
+            s=6,
+            cmap="plasma",
+            norm="log",
+        )
+        fig.colorbar(s, ax=ax, label="epsilon per point")
+        ax.set(aspect="equal", title="per-point epsilon (projected on x, y)")
+    return _save(fig, path)

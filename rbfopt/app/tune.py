@@ -1,0 +1,203 @@
+"""``rbfopt tune DATA``: shape parameter and smoothing of the user's data, for scipy.
+
+``rbfopt tune DATA [--kernel K] [--eps global|per_point] [--smoothing auto|VALUE]
+[--degree D] [--method auto|dense|local] [--neighbors K] [--coords x,y[,z]]
+[--value NAME] [--out DIR]`` reads scattered data (:func:`rbfopt.app.data.read_data`),
+tunes ``epsilon`` and ``smoothing`` by leave-one-out cross-validation
+(:func:`rbfopt.studies.shape_parameter`, then :func:`rbfopt.studies.tune`) and writes
+into ``DIR`` (default ``runs/tune-<name>/``):
+
+* ``eps.json``: ``kernel`` and ``scipy_kernel``, ``epsilon``, ``smoothing``, ``degree``
+  (and ``neighbors`` for the local method) in ``scipy.interpolate.RBFInterpolator``'s
+  conventions, the leave-one-out RMS error at start and optimum, and the scan;
+* ``loocv.png``: the scanned cost with the start and the optimum (for ``per_point``,
+  also the map of eps);
+* ``interpolant.vtu``: the fit on a grid over the data's convex hull;
+
+and prints the scipy line to paste. ``per_point`` tunes the global pair first, then
+the field from there; scipy takes one epsilon, so its line is the global pair's.
+Bad data or options print one line and exit with status 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+from .catalog import CLIError
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser("tune", help="tune epsilon and smoothing of scattered data for scipy")
+    t.add_argument("data", help="CSV with a header, .npz, or a meshio file with point data")
+    t.add_argument(
+        "--kernel",
+        default="gaussian",
+        help="gaussian, imq, mq, linear, cubic, quintic (or scipy's names)",
+    )
+    t.add_argument("--eps", default="global", choices=["global", "per_point"])
+    t.add_argument("--smoothing", default="auto", help="'auto' or a fixed value >= 0")
+    t.add_argument("--degree", type=int, help="polynomial degree (default: scipy's)")
+    t.add_argument("--method", default="auto", choices=["auto", "dense", "local"])
+    t.add_argument("--neighbors", type=int, default=64, help="points per local fit")
+    t.add_argument("--coords", help="coordinate columns, e.g. x,y (default: all but the value)")
+    t.add_argument("--value", help="value column or point-data name (default: the last)")
+    t.add_argument("--out", help="output folder (default runs/tune-<name>/)")
+    t.add_argument("--no-compile-cache", action="store_true", help="no persistent JAX cache")
+
+
+def _smoothing(raw: str):
+    if raw == "auto":
+        return raw
+    try:
+        return float(raw)
+    except ValueError:
+        raise CLIError(f"--smoothing: expected 'auto' or a number, got {raw!r}") from None
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .. import studies
+    from .cli import _check_creatable, _check_writable, _compile_cache
+    from .data import read_data
+
+    name = os.path.splitext(os.path.basename(args.data))[0]
+    out = args.out or os.path.join("runs", f"tune-{name}")
+    _check_creatable(out)
+    coords = None if args.coords is None else [c.strip() for c in args.coords.split(",")]
+    _compile_cache(args)
+    t0 = time.perf_counter()
+    try:
+        x, f, cols = read_data(args.data, coords, args.value)
+        kw = dict(
+            kernel=args.kernel,
+            degree=args.degree,
+            smoothing=_smoothing(args.smoothing),
+            method=args.method,
+            neighbors=args.neighbors,
+        )
+        prob = studies.shape_parameter(x, f, **kw)
+    except ValueError as e:
+        raise CLIError(str(e).splitlines()[0]) from None
+    print(
+        f"{args.data}: {len(x)} points in {x.shape[1]}-D (columns {', '.join(cols)}); "
+        f"{prob.options['method']} leave-one-out cost",
+        flush=True,
+    )
+    p = studies.tune(prob)
+    rep = prob.report(p)
+    field = None
+    if args.eps == "per_point":
+        tun = prob.tuning
+        start = (float(tun.eps_of(p)), float(tun.lam_of(p)))
+        field = studies.shape_parameter(x, f, eps="per_point", start=start, **kw)
+        q = studies.tune(field)
+        frep = field.report(q)
+    _check_writable(out)
+    result = _result(rep, cols, len(x), time.perf_counter() - t0)
+    if field is not None:
+        result["per_point"] = {
+            "epsilon": frep["scipy"]["epsilon"],
+            "smoothing": frep["scipy"]["smoothing"],
+            "loocv_rms": frep["loocv_rms"],
+        }
+    _write_json(os.path.join(out, "eps.json"), result)
+    from .plotting import plot_loocv
+
+    plot_loocv(
+        rep,
+        os.path.join(out, "loocv.png"),
+        x=x,
+        eps_field=None if field is None else np.asarray(frep["scipy"]["epsilon"]),
+    )
+    _write_interpolant(
+        os.path.join(out, "interpolant.vtu"),
+        x,
+        f,
+        rep["scipy"],
+        prob if field is None else field,
+        p if field is None else q,
+    )
+    print(
+        f"LOOCV RMS {rep['loocv_rms_start']:.4g} (scan) -> {rep['loocv_rms']:.4g}"
+        + ("" if field is None else f" -> {frep['loocv_rms']:.4g} (per_point)")
+        + f" in {result['seconds']:.1f} s; wrote {out}/eps.json, loocv.png, interpolant.vtu"
+    )
+    print(result["scipy_line"])
+    return 0
+
+
+def _result(rep: dict, cols: list, n: int, seconds: float) -> dict:
+    sp = rep["scipy"]
+    extra = f", neighbors={sp['neighbors']}" if "neighbors" in sp else ""
+    line = (
+        f"scipy.interpolate.RBFInterpolator(X, y, kernel={sp['kernel']!r}, "
+        f"epsilon={sp['epsilon']!r}, smoothing={sp['smoothing']!r}, "
+        f"degree={sp['degree']}{extra})"
+    )
+    return {
+        "kernel": rep["kernel"],
+        "scipy_kernel": sp["kernel"],
+        "epsilon": sp["epsilon"],
+        "smoothing": sp["smoothing"],
+        "degree": sp["degree"],
+        "neighbors": sp.get("neighbors"),
+        "method": rep["method"],
+        "n_points": n,
+        "columns": cols,
+        "loocv_rms_start": rep["loocv_rms_start"],
+        "loocv_rms": rep["loocv_rms"],
+        "scan": rep["scan"],
+        "scipy_line": line,
+        "seconds": round(seconds, 2),
+    }
+
+
+def _write_json(path: str, obj: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=1)
+    os.replace(tmp, path)
+
+
+def hull_grid(x: np.ndarray, per_axis: int | None = None):
+    """Grid points inside the convex hull of ``x`` and their triangulation (meshio
+    cells): a grid of ``per_axis`` points a side over the bounding box."""
+    from scipy.spatial import Delaunay
+
+    d = x.shape[1]
+    per_axis = per_axis or {1: 400, 2: 120, 3: 32}[d]
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    axes = [np.linspace(a, b, per_axis) for a, b in zip(lo, hi, strict=True)]
+    g = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d)
+    if d == 1:
+        return g, [("line", np.stack([np.arange(len(g) - 1), np.arange(1, len(g))], 1))]
+    g = g[Delaunay(x).find_simplex(g) >= 0]
+    tri = Delaunay(g).simplices
+    return g, [("triangle" if d == 2 else "tetra", tri)]
+
+
+def _write_interpolant(path, x, f, sp: dict, study, p) -> None:
+    """The fit on the hull grid: scipy's local interpolant with the global pair ``sp``
+    (local method), else the project's global interpolant with ``study``'s params."""
+    import meshio
+
+    from .. import Interpolator
+    from ..mesh import write
+
+    g, cells = hull_grid(x)
+    tun = study.tuning
+    if tun.method == "local":
+        import scipy.interpolate as si
+
+        keys = ("neighbors", "kernel", "epsilon", "smoothing", "degree")
+        values = si.RBFInterpolator(x, f, **{k: sp[k] for k in keys})(g)
+    else:
+        eps = tun.eps_of(p)
+        basis = tun.spec.basis(1.0 if eps is None else eps, tun.deg)
+        values = np.asarray(Interpolator(x, f, basis, smoothing=tun.lam_of(p))(g))
+    pts = np.hstack([g, np.zeros((len(g), 3 - g.shape[1]))])
+    write(meshio.Mesh(pts, cells, point_data={"fit": values}), path, "vtu")
