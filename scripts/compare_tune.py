@@ -31,10 +31,9 @@ def f3(x):
 
 
 def two_scales(x):
-    # a smooth ramp on the left half, a fast ripple on the right half
-    return np.sin(2 * x[:, 1]) + np.where(
-        x[:, 0] > 0.5, 0.5 * np.sin(25 * x[:, 0]) * np.sin(20 * x[:, 1]), 0.0
-    ) * (x[:, 0] > 0.5)
+    # a slow wave everywhere, a fast ripple switched on smoothly in the right half
+    ripple = np.sin(25 * x[:, 0]) * np.sin(20 * x[:, 1]) / (1 + np.exp(-(x[:, 0] - 0.5) / 0.03))
+    return np.sin(2 * x[:, 1]) + 0.5 * ripple
 
 
 def data(fun, n, d, seed, noise=1e-3):

@@ -148,6 +148,7 @@ def _result(rep: dict, cols: list, n: int, seconds: float) -> dict:
         "method": rep["method"],
         "n_points": n,
         "columns": cols,
+        "start": dict(zip(("epsilon", "smoothing"), rep["scan"]["best"], strict=True)),
         "loocv_rms_start": rep["loocv_rms_start"],
         "loocv_rms": rep["loocv_rms"],
         "scan": rep["scan"],

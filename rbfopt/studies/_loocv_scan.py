@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 
 from ..basis import RadialBasis
 from ..interp import local_loocv
@@ -32,26 +33,38 @@ def dense_scan(
     ``inf`` where the projected matrix plus ``lam`` is not positive."""
     shift, scale = _poly_frame_np(x)
     n = len(x)
+    m = 0
     if basis.poly_deg >= 0:
         P = np.asarray(monomials(jnp.asarray((x - shift) / scale), basis.poly_deg))
-        Q, _ = np.linalg.qr(P, mode="complete")
-        Q2 = Q[:, P.shape[1] :]
-    else:
-        Q2 = np.eye(n)
-    sq = np.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=-1)
+        (house, tau), _ = scipy.linalg.qr(P, mode="raw")
+        m = P.shape[1]
+    sq = jnp.asarray(np.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=-1))
+    radial = jax.jit(basis.radial)  # one compile for the whole grid
     out = np.full((len(eps_grid), len(lam_grid)), np.inf)
     for i, eps in enumerate(eps_grid):
-        A = basis.sign * np.asarray(basis.radial(jnp.asarray(sq), float(eps)))
-        mu, U = np.linalg.eigh(Q2.T @ A @ Q2)
-        V = Q2 @ U
-        g = V.T @ f.reshape(n, -1)  # (n', m)
+        A = basis.sign * np.asarray(radial(sq, jnp.asarray(eps, jnp.float64)))
+        if m:  # Q' A Q by the Householder reflectors, O(n^2 m) instead of two products
+            A = _apply_q(house, tau, _apply_q(house, tau, A, "L", "T"), "R", "N")
+        # MRRR (evr): 2-10x faster here than divide and conquer (numpy's evd)
+        mu, U = scipy.linalg.eigh(A[m:, m:], driver="evr", check_finite=False)
+        V = _apply_q(house, tau, np.vstack([np.zeros((m, n - m)), U]), "L", "N") if m else U
+        g = V.T @ f.reshape(n, -1)  # (n', k)
         den = mu[:, None] + lam_grid[None, :]  # (n', L)
         ok = np.all(den > 1e-14 * max(abs(mu).max(), 1.0), axis=0)
         inv = 1.0 / np.where(den > 0, den, np.inf)
-        diag = (V * V) @ inv  # (n, L)
-        for j in np.flatnonzero(ok):
-            c = V @ (g * inv[:, j : j + 1])  # (n, m)
-            out[i, j] = np.sum((c / diag[:, j : j + 1]) ** 2)
+        diag = (V * V) @ inv  # (n, L): (M^-1)_ii for every lam
+        c = np.einsum("ij,jkl->ikl", V, g[:, :, None] * inv[:, None, :])  # (n, k, L)
+        cost = np.sum((c / diag[:, None, :]) ** 2, axis=(0, 1))
+        out[i] = np.where(ok & np.isfinite(cost), cost, np.inf)
+    return out
+
+
+def _apply_q(house, tau, c, side: str, trans: str) -> np.ndarray:
+    """``Q c``, ``Q' c`` or ``c Q`` for the ``Q`` of a raw QR (LAPACK ``dormqr``)."""
+    work = max(1, 64 * max(c.shape))
+    out, _, info = scipy.linalg.lapack.dormqr(side, trans, house, tau, np.asfortranarray(c), work)
+    if info != 0:
+        raise RuntimeError(f"dormqr failed (info={info})")
     return out
 
 

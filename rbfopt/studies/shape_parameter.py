@@ -80,7 +80,7 @@ LAM_RANGE = (1e-12, 1e1)
 #: Scan points over the eps and smoothing ranges (dense; local), and the rows of the
 #: local scan: a coarser, sampled scan keeps 20 000 points in about ten seconds, and the
 #: refinement then uses all ``sample`` rows.
-SCAN_SIZE = {"dense": (36, 27), "local": (19, 14)}
+SCAN_SIZE = {"dense": (28, 27), "local": (19, 14)}
 SCAN_ROWS = 600
 #: ``method="auto"`` switches to the local cost above this many points.
 DENSE_MAX = 2000
@@ -132,12 +132,11 @@ def shape_parameter(
     (``scipy`` entry), the scan and the cost at start and optimum.
 
     Examples:
-      >>> import numpy as np, scipy.optimize as so
+      >>> import numpy as np
       >>> import rbfopt as ro
       >>> x = np.random.default_rng(0).random((150, 2))
       >>> f = np.sin(4 * x[:, 0]) * x[:, 1]
       >>> prob = ro.studies.shape_parameter(x, f, kernel="imq", smoothing=1e-9)
-      >>> p0 = prob.init()
       >>> res = ro.studies.tune(prob)
       >>> rep = prob.report(res)
       >>> rep["scipy"]["kernel"], rep["loocv_rms"] <= rep["loocv_rms_start"]
@@ -154,6 +153,27 @@ def shape_parameter(
     f = check_values(values, n)
     if f.ndim != 1:
         raise ValueError(f"values: expected one value per point, shape ({n},), got {f.shape}")
+    auto_lam = isinstance(smoothing, str)
+    method = _check_options(spec, deg, n, d, eps, smoothing, method, neighbors)
+    tun = _Tuning(
+        x,
+        f,
+        spec,
+        deg,
+        eps,
+        None if auto_lam else float(smoothing),
+        method,
+        neighbors,
+        sample,
+        seed,
+        field_size,
+        penalty,
+    )
+    return tun.problem(start)
+
+
+def _check_options(spec, deg, n, d, eps, smoothing, method, neighbors) -> str:
+    """ValueErrors naming the option at fault; returns the method ``auto`` resolves to."""
     if eps not in ("global", "per_point"):
         raise ValueError(f"eps: expected 'global' or 'per_point', got {eps!r}")
     if eps == "per_point" and not spec.has_eps:
@@ -184,21 +204,7 @@ def shape_parameter(
         )
     if method == "local" and neighbors < need + 1:
         raise ValueError(f"neighbors: need more than the {need} monomials, got {neighbors}")
-    tun = _Tuning(
-        x,
-        f,
-        spec,
-        deg,
-        eps,
-        None if auto_lam else float(smoothing),
-        method,
-        neighbors,
-        sample,
-        seed,
-        field_size,
-        penalty,
-    )
-    return tun.problem(start)
+    return method
 
 
 class _Tuning:
