@@ -15,7 +15,9 @@ constraints and the objectives): about ``n`` nodes generated on the
 starting spacing ``h``. ``objective="exact"`` (default) measures the error against u
 on a fixed grid of spacing ``h / 2``; ``-O objective=reference`` uses no solution:
 a reference computed on 9x the nodes with PHS5 + quartics. Runs at any size
-(``-O n=100000``).
+(``-O n=100000``). ``-O basis=imq`` (or ``gaussian``, ``mq``) discretizes with a smooth
+kernel of shape parameter ``eps_h / h``; ``-O eps=per_stencil`` then optimizes one ε
+per stencil with the nodes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ DEFAULTS = dict(ro.studies.DEFAULTS)
 #: Corners of the L-shape, counter-clockwise.
 CORNERS = np.array([[-1.0, -1.0], [0.0, -1.0], [0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [-1.0, 1.0]])
 DOMAIN = ro.geometry.Polygon(CORNERS)
+
+#: ``basis`` option -> the kernel class (PHS3 + quadratics, or a smooth kernel of
+#: shape parameter eps_h / h, with quadratics).
+BASES = {"phs3": ro.PHS, "imq": ro.IMQ, "gaussian": ro.Gaussian, "mq": ro.MQ}
+
+#: Default ε h of the smooth bases: about the best common ε of the IMQ start at n = 400
+#: (0.24; at n = 1000 the best is the flattest allowed, 0.2: scripts/compare_eps_stencil.py
+#: scans it).
+EPS_H = 0.25
 
 
 def exact_fn(center=(-0.4, 0.4), width=0.08):
@@ -81,6 +92,9 @@ def problem(
     reference_refine: float = 4.0,
     solver: str = "auto",
     fem_weight: float = 0.0,
+    basis: str = "phs3",
+    eps: str = "",
+    eps_h: float = EPS_H,
     seed: int = 0,
 ) -> Problem:
     """The study with about ``n`` nodes; ``objective``: "exact" or "reference"; ``width``:
@@ -95,7 +109,10 @@ def problem(
     (the global solve: "direct", "krylov" or "auto", Krylov from 20 000 nodes),
     ``fem_weight`` (> 0: the loss adds this weight times the P2 mesh objective of
     ``poisson_fem``, ``discretization={"rbf-fd": 1, "p2": fem_weight}``, and
-    ``mesh.msh`` is that P2 mesh): see :func:`rbfopt.studies.node_layout`."""
+    ``mesh.msh`` is that P2 mesh), ``basis`` ("phs3", or "imq", "gaussian", "mq" with
+    shape parameter ε = ``eps_h`` / h, h the starting spacing), ``eps`` ("": one fixed
+    ε; "per_stencil": ln ε of every stencil optimized with the nodes, a smooth basis
+    only): see :func:`rbfopt.studies.node_layout`."""
     tuning = dict(
         mu=mu, spacing_floor=spacing_floor, margin=margin, fine=fine, mesh_weight=mesh_weight,
         blend=blend, blend_kind=blend_kind, reference_refine=reference_refine, solver=solver,
@@ -104,8 +121,27 @@ def problem(
     prob = ro.studies.node_layout(
         DOMAIN, **spec(width), n=n, k=k, objective=objective, seed=seed,
         discretizations=ro.studies.sizes_from_text(family), movement=movement,
-        discretization=mix, name="poisson_nodes", **tuning,
+        discretization=mix, name="poisson_nodes", basis=make_basis(basis, eps_h, n),
+        eps=_eps_option(eps), **tuning,
     )  # fmt: skip
     prob.options = dict(n=n, objective=objective, width=width, k=k, seed=seed, family=family,
-                        movement=movement, fem_weight=fem_weight, **tuning)  # fmt: skip
+                        movement=movement, fem_weight=fem_weight, basis=basis, eps=eps,
+                        eps_h=eps_h, **tuning)  # fmt: skip
     return prob
+
+
+def make_basis(name: str, eps_h: float, n: int):
+    """The ``basis`` option's kernel, with quadratics: PHS3, or a smooth kernel of
+    ε = ``eps_h`` / h at the starting spacing h of about ``n`` nodes."""
+    if name not in BASES:
+        raise ValueError(f"basis: expected one of {sorted(BASES)}, got {name!r}")
+    if name == "phs3":
+        return ro.PHS(3, poly_deg=2)
+    if not eps_h > 0:
+        raise ValueError(f"eps_h: must be > 0, got {eps_h!r}")
+    return BASES[name](eps=eps_h / ro.nodes.spacing_for(DOMAIN, n), poly_deg=2)
+
+
+def _eps_option(eps: str):
+    """The ``eps`` option as :func:`rbfopt.studies.node_layout` takes it: "" is None."""
+    return None if eps in ("", "none", "None") else eps

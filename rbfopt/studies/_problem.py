@@ -20,7 +20,7 @@ from ..stencils import find_neighbors
 from . import _mesh_term, _report
 from ._movement import movement_for
 from ._precond import Hierarchy, solve
-from ._system import Rows, SharedWeights, weights_for
+from ._system import Rows, SharedWeights, weights_for, with_eps
 from .family import Discretization
 from .options import LayoutOptions
 
@@ -54,11 +54,16 @@ class LayoutStudy:
     ``members`` is the family of discretizations the loss combines (the first one's
     solution is the exported ``u_h``); ``method`` is the global solve resolved once for
     the study's size (``"direct"`` or ``"krylov"``); ``movement`` "nodes" or "smooth"
-    (:mod:`rbfopt.studies._movement`)."""
+    (:mod:`rbfopt.studies._movement`). ``eps="per_stencil"``: the parameters carry
+    ``log_eps``, ln ε of each node's stencil (shape (N,)), which the members of the
+    study's basis build their systems with (the solutions are read at the evaluation
+    points with the basis's own ε); ``project`` clips ε h to
+    ``[opts.eps_h_min, opts.eps_h_max]``."""
 
     def __init__(self, domain, start, h, rows: Rows, operator, source, basis,
                  members: tuple[Discretization, ...], target: Target, exact,
-                 opts: LayoutOptions, method: str, movement: str = "nodes") -> None:  # fmt: skip
+                 opts: LayoutOptions, method: str, movement: str = "nodes",
+                 eps: str | None = None) -> None:  # fmt: skip
         self.domain, self.start, self.h, self.rows = domain, start, h, rows
         self.operator, self.source, self.basis = operator, source, basis
         self.members, self.k = members, members[0].k
@@ -68,7 +73,13 @@ class LayoutStudy:
         self.on_bnd = np.flatnonzero(start.kind == 1)
         self.project_x = _nodes.projection(domain, start, margin=opts.margin * h)
         self.move = movement_for(movement, start, h, self.project_x, domain, opts.smooth_cells)
-        self.builders = tuple(weights_for(m.blend, opts.blend_taper, m.blend_kind) for m in members)
+        self.per_stencil = eps == "per_stencil"
+        # ln ε bounds of eps="per_stencil": ε h in [eps_h_min, eps_h_max]
+        self.log_eps_range = (float(np.log(opts.eps_h_min / h)), float(np.log(opts.eps_h_max / h)))
+        self.builders = tuple(
+            weights_for(m.blend, opts.blend_taper, m.blend_kind, per_node=self.per_stencil)
+            for m in members
+        )
         self.bases = tuple(basis if m.basis is None else m.basis for m in members)
         self.k_stencil = max(m.width for m in members)
         # plain members of the study's basis: one nested weight build serves them all
@@ -78,6 +89,7 @@ class LayoutStudy:
         self.metric_names = [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
         self.hierarchies = None
         if method == "krylov":
+            # the AMG preconditioner of eps="per_stencil" is set up at the basis's own ε
             self.hierarchies = tuple(
                 Hierarchy(jax.jit(lambda x, adjl, i=i: self.system(x, adjl, i)[0]), opts.amg_every)
                 for i in range(len(members))
@@ -89,6 +101,17 @@ class LayoutStudy:
     def nodes(self, p: dict) -> jax.Array:
         return self.move.nodes(p)
 
+    def eps(self, p: dict) -> jax.Array | None:
+        """ε per node of ``eps="per_stencil"`` (shape (N,)), else None (the basis's)."""
+        return jnp.exp(p["log_eps"]) if self.per_stencil else None
+
+    def basis_of(self, member: int, eps: Any = None) -> Any:
+        """Member ``member``'s basis, with the per-node ``eps`` when given and the member
+        uses the study's basis (a member with its own basis keeps it)."""
+        if eps is None or self.members[member].basis is not None:
+            return self.bases[member]
+        return with_eps(self.basis, eps)
+
     def normals(self, x: jax.Array) -> jax.Array:
         # boundary nodes slide: their normals follow; features keep theirs
         nrm = jnp.asarray(self.start.normals)
@@ -96,11 +119,15 @@ class LayoutStudy:
             nrm = nrm.at[self.on_bnd].set(self.domain.closest(x[self.on_bnd])[1])
         return nrm
 
-    def system(self, x: jax.Array, adjl: jax.Array, member: int = 0) -> tuple[Any, jax.Array]:
+    def system(
+        self, x: jax.Array, adjl: jax.Array, member: int = 0, eps: Any = None
+    ) -> tuple[Any, jax.Array]:
         """The global matrix and right-hand side of family ``member`` at nodes ``x``
-        (``adjl``: the shared stencils; the member reads its first columns)."""
+        (``adjl``: the shared stencils; the member reads its first columns; ``eps``: ε
+        per node of ``eps="per_stencil"``)."""
         width = self.members[member].width
-        return self.system_with(x, adjl[:, :width], self.bases[member], self.builders[member])
+        basis = self.basis_of(member, eps)
+        return self.system_with(x, adjl[:, :width], basis, self.builders[member])
 
     def system_with(self, x: jax.Array, adjl: jax.Array, basis: Any, weights: Any):
         """The global matrix and right-hand side of the study's problem at nodes ``x``
@@ -111,28 +138,32 @@ class LayoutStudy:
                      weights=weights)  # fmt: skip
         return A, right_hand_side(x, self.source, **rows, normals=nrm)
 
-    def systems(self, x: jax.Array, adjl: jax.Array) -> list[tuple[Any, jax.Array]]:
+    def systems(
+        self, x: jax.Array, adjl: jax.Array, eps: Any = None
+    ) -> list[tuple[Any, jax.Array]]:
         """Every member's :meth:`system` at nodes ``x``; the plain members of the study's
         basis share one nested weight build per row set (:class:`SharedWeights`)."""
         out = [None] * len(self.members)
         if len(self.shared) > 1:
-            build = SharedWeights(tuple(self.members[i].k for i in self.shared))
+            sizes = tuple(self.members[i].k for i in self.shared)
+            build = SharedWeights(sizes, per_node=self.per_stencil)
+            basis = self.basis if eps is None else with_eps(self.basis, eps)
             for s, i in enumerate(self.shared):
-                A, rhs = self.system_with(x, adjl, self.basis, build.member(s))
+                A, rhs = self.system_with(x, adjl, basis, build.member(s))
                 width = self.members[i].k
                 out[i] = (StencilMatrix(A.values[:, :width], A.adjl[:, :width]), rhs)
         for i in range(len(self.members)):
             if out[i] is None:
-                out[i] = self.system(x, adjl, i)
+                out[i] = self.system(x, adjl, i, eps)
         return out
 
-    def u_h(self, x: jax.Array, aux: Stencils, member: int = 0) -> jax.Array:
+    def u_h(self, x: jax.Array, aux: Stencils, member: int = 0, eps: Any = None) -> jax.Array:
         precond = None if aux.precond is None else aux.precond[member]
-        return solve(*self.system(x, aux.adjl, member), self.method, self.opts, precond)
+        return solve(*self.system(x, aux.adjl, member, eps), self.method, self.opts, precond)
 
     def _solve_stats(self, p: dict, aux: Stencils) -> dict[str, jax.Array]:
         """Iterations of the first member's forward and adjoint Krylov solves at ``p``."""
-        A, rhs = self.system(self.nodes(p), aux.adjl)
+        A, rhs = self.system(self.nodes(p), aux.adjl, 0, self.eps(p))
         its = [
             krylov_stats(A, rhs, tol=tol, precond=aux.precond[0], transpose=t)
             for tol, t in ((self.opts.solver_tol, False), (self.opts.adjoint_tol, True))
@@ -144,16 +175,19 @@ class LayoutStudy:
         the first (exported) member's. The members differ in how they solve the PDE;
         reading them through one interpolant measures that (the interpolation part of
         the error moves every member's by at most ~9 % on the default study), at the
-        cost of one weight build instead of one per member (docs/performance.md)."""
+        cost of one weight build instead of one per member (docs/performance.md). With
+        ``eps="per_stencil"`` the reading keeps the basis's own ε: the stencils' ε tune
+        how the PDE is discretized, not an interpolation that could be tuned to the
+        evaluation points themselves."""
         adjl = aux.adjl_eval
         w = self.builders[0](Identity(), x, self.y, adjl, self.bases[0])
         return [jnp.sum(w * uh[adjl], axis=1) for uh in uhs]
 
-    def solutions(self, x: jax.Array, aux: Stencils) -> list[jax.Array]:
+    def solutions(self, x: jax.Array, aux: Stencils, eps: Any = None) -> list[jax.Array]:
         """Every member's solution u_h at nodes ``x``. Direct solves factor the first
         member's matrix only: the others' solves are preconditioned by its factors (a
         few GMRES steps cost less than a factorization; docs/performance.md)."""
-        systems = self.systems(x, aux.adjl)
+        systems = self.systems(x, aux.adjl, eps)
         out = []
         for i, (A, rhs) in enumerate(systems):
             precond = None if aux.precond is None else aux.precond[i]
@@ -163,9 +197,9 @@ class LayoutStudy:
 
     def evaluate(self, p: dict, aux: Stencils) -> tuple[jax.Array, dict, jax.Array]:
         """The loss value, its metrics and the first member's solution u_h at the nodes."""
-        opts, x = self.opts, self.nodes(p)
+        opts, x, eps = self.opts, self.nodes(p), self.eps(p)
         errs, trues = [], []
-        uhs = self.solutions(x, aux)
+        uhs = self.solutions(x, aux, eps)
         first = uhs[0]
         for u_eval in self.at_targets(x, uhs, aux):
             errs.append(jnp.sqrt(jnp.mean((u_eval - self.u_y) ** 2)))
@@ -208,17 +242,25 @@ class LayoutStudy:
 
     def init(self) -> dict:
         # positions (or displacements) in units of h: the learning rate is a fraction of
-        # the spacing
-        return self.move.init()
+        # the spacing; ln ε: a step of lr changes ε by a share lr
+        p = self.move.init()
+        if self.per_stencil:
+            p["log_eps"] = jnp.full(len(self.start), float(np.log(self.basis.eps)))
+        return p
 
     def project(self, p: dict) -> dict:
-        return self.move.project(p)
+        q = self.move.project({key: v for key, v in p.items() if key != "log_eps"})
+        if self.per_stencil:
+            q = {**q, "log_eps": jnp.clip(p["log_eps"], *self.log_eps_range)}
+        return q
 
     def to_mesh(self, p: dict) -> Any:
         x = self.nodes(p)
-        uh = np.asarray(self.u_h(x, self.restencil(p)))
+        uh = np.asarray(self.u_h(x, self.restencil(p), eps=self.eps(p)))
         kind = self.start.kind
         data = {"u_h": uh, "kind": kind, "group": self.start.group}
+        if self.per_stencil:
+            data["eps"] = np.asarray(self.eps(p))
         if self.exact is not None:
             ue = np.asarray(jax.vmap(self.exact)(x))
             data.update(u_exact=ue, error=uh - ue)

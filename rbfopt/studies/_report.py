@@ -9,6 +9,14 @@ inequality, with ``e_ref = |u_ref - u|`` on the evaluation points,
 so the factor the run can claim for the true error is at least
 ``(obj_initial - e_ref) / (obj_optimized + e_ref)``. ``e_ref`` is estimated by the
 change of the reference under a further refinement by 1.5 (``reference_change_rms``).
+
+With ``eps="per_stencil"`` the report judges the tuned shape parameters against the best
+one ε for all stencils' systems on the same (optimized) layout (the solution read with
+the basis's own ε, as the loss reads it): the layout's objective error at
+:data:`COMMON_EPS_SCAN` log-spaced common values over the allowed range
+(``common_eps_scan``), its best (``best_common_eps``, ``error_best_common_eps``) and
+the per-stencil error (``error_per_stencil``, the optimized ``objective_rms``), whose
+ratio is ``per_stencil_gain`` (> 1: per-stencil ε pays).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..nodes import quality
@@ -25,6 +34,9 @@ from ._system import interpolate
 #: A reference whose estimated error is at most this share of the optimized objective
 #: error carries the claimed factor to within about that share.
 CONVERGED_SHARE = 0.2
+
+#: Common ε values the ``eps="per_stencil"`` report scans (log-spaced, ends included).
+COMMON_EPS_SCAN = 17
 
 
 def report(study: Any, p: dict) -> dict[str, Any]:
@@ -43,6 +55,8 @@ def report(study: Any, p: dict) -> dict[str, Any]:
     key = "true_rms_error" if study.exact is not None else "objective_rms"
     out["error_reduction_factor"] = out[f"{key}_initial"] / out[f"{key}_optimized"]
     out["family"] = _family_table(study, out)
+    if study.per_stencil:
+        out.update(common_eps(study, p, out, check))
     if opts.held_out:
         out["robustness"] = _held_out(study, p, check)
     if study.target.kind == "reference":
@@ -82,10 +96,48 @@ def _layout_figures(study: Any, q: dict, label: str, check: Any) -> dict[str, fl
     out[f"mesh_ratio_{label}"] = float(quality(xn, study.domain)["mesh_ratio"])
     if check is not None:
         y, u_y = check
+
         u_c = interpolate(xn, uh, y, study.basis, study.k)
         err = np.sqrt(np.mean((np.asarray(u_c) - np.asarray(u_y)) ** 2))
         out[f"true_rms_error_{label}"] = float(err)
     return out
+
+
+def common_eps(study: Any, p: dict, out: dict, check: Any) -> dict[str, Any]:
+    """The optimized layout ``p`` at one common ε for every stencil, scanned over the
+    allowed range, against its per-stencil ε (see the module docstring)."""
+    aux = study.restencil(p)
+    lo, hi = study.log_eps_range
+    logs = np.linspace(lo, hi, COMMON_EPS_SCAN)
+    scan: dict[str, list] = {"eps": [float(np.exp(t)) for t in logs], "objective_rms": []}
+    for t in logs:  # the same shapes as the loss's: no new compile
+        _, metrics, _ = study.evaluate_jit({**p, "log_eps": jnp.full_like(p["log_eps"], t)}, aux)
+        for key in ("objective_rms", "rms_error"):
+            if key in metrics:
+                scan.setdefault(key, []).append(float(metrics[key]))
+    best = int(np.argmin(scan["objective_rms"]))
+    eps_h = np.exp(np.asarray(p["log_eps"])) * study.h
+    res = {
+        "common_eps_scan": scan,
+        "best_common_eps": scan["eps"][best],
+        "error_best_common_eps": scan["objective_rms"][best],
+        "error_per_stencil": out["objective_rms_optimized"],
+        "per_stencil_gain": scan["objective_rms"][best] / out["objective_rms_optimized"],
+        "eps_h_range": [study.opts.eps_h_min, study.opts.eps_h_max],
+        "eps_h_optimized": {
+            "min": float(eps_h.min()),
+            "median": float(np.median(eps_h)),
+            "max": float(eps_h.max()),
+        },
+    }
+    if check is not None:  # the true error on the check points at the best common ε
+        q = {**p, "log_eps": jnp.full_like(p["log_eps"], logs[best])}
+        uh = study.evaluate_jit(q, aux)[2]
+        y, u_y = check
+        u_c = interpolate(np.asarray(study.nodes(p)), uh, y, study.basis, study.k)
+        err = np.sqrt(np.mean((np.asarray(u_c) - np.asarray(u_y)) ** 2))
+        res["true_rms_error_best_common_eps"] = float(err)
+    return res
 
 
 def check_points(domain: Any, m: int) -> np.ndarray:

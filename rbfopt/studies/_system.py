@@ -40,19 +40,51 @@ class Rows:
 BLOCK_ROWS = 131_072
 
 
-def weights_for(blend: int, taper: float, kind: str = "sizes", block: int = BLOCK_ROWS):
+def weights_for(
+    blend: int, taper: float, kind: str = "sizes", block: int = BLOCK_ROWS, per_node: bool = False
+):
     """The weight builder of a study: plain k-nearest stencils (``blend=0``),
     :func:`~rbfopt.fd.blend.blended_weights` over ``blend`` sizes (``kind="sizes"``),
     or :func:`~rbfopt.fd.blend.tapered_weights` (``kind="taper"``, ``blend=2``);
     stencils then carry ``k + blend`` neighbours. Builds of more than ``block`` rows
-    run in blocks (:func:`in_blocks`)."""
+    run in blocks (:func:`in_blocks`). ``per_node``: a basis ``eps`` of shape (N,) is
+    one value per node, each stencil taking its first node's (:func:`per_node_eps`)."""
     if blend == 0:
         build = build_weights
     elif kind == "taper":
         build = partial(tapered_weights, taper=taper)
     else:
         build = partial(blended_weights, sizes=blend, taper=taper)
-    return in_blocks(build, block)
+    return in_blocks(per_node_eps(build) if per_node else build, block)
+
+
+def per_node_eps(build):
+    """``build`` (``build_weights``' signature) for a basis whose ``eps`` is one value per
+    *node*, shape (N,): each stencil's row takes the value of its first node, the node
+    itself for a node's own stencil (self first) and the nearest node for a stencil of
+    another point. A scalar ``eps`` passes through.
+
+    Examples:
+      >>> import numpy as np, rbfopt as ro
+      >>> from rbfopt.fd.weights import build_weights
+      >>> t = np.linspace(0.0, 1.0, 6)
+      >>> x = np.stack(np.meshgrid(t, t), -1).reshape(-1, 2)
+      >>> adjl = ro.find_neighbors(x, 12)
+      >>> eps = np.linspace(1.0, 3.0, len(x))
+      >>> w = per_node_eps(build_weights)(ro.Laplacian(), x, x[[7, 9]], adjl[[7, 9]],
+      ...                                 ro.IMQ(eps=eps))
+      >>> one = build_weights(ro.Laplacian(), x, x[[9]], adjl[[9]], ro.IMQ(eps=eps[9]))
+      >>> bool(np.allclose(w[1], one[0]))
+      True
+    """
+
+    def gathered(op, x, pts, adjl, basis):
+        if basis.eps is not None and jnp.ndim(basis.eps) == 1:
+            first = adjl[:, 0]
+            basis = jax.tree_util.tree_map(lambda e: jnp.asarray(e)[first], basis)
+        return build(op, x, pts, adjl, basis)
+
+    return gathered
 
 
 def in_blocks(build, block: int):
@@ -85,12 +117,13 @@ class SharedWeights:
     once per row set, in the same order for every member; each member assembles with
     the widest stencils ``adjl`` (its weights come zero past its own size: slice its
     matrix to its width). The first member to reach a row set builds every member's
-    weights there; the others take theirs.
+    weights there; the others take theirs. ``per_node``: as in :func:`weights_for`.
     """
 
-    def __init__(self, sizes: tuple[int, ...], block: int = BLOCK_ROWS):
+    def __init__(self, sizes: tuple[int, ...], block: int = BLOCK_ROWS, per_node: bool = False):
         self.sizes = sizes
-        self.build = in_blocks(partial(nested_weights, sizes=sizes), block)
+        build = partial(nested_weights, sizes=sizes)
+        self.build = in_blocks(per_node_eps(build) if per_node else build, block)
         self.built: list[list] = []
         self.calls = [0] * len(sizes)
 
@@ -107,6 +140,11 @@ class SharedWeights:
             return jnp.pad(w, pad)
 
         return build
+
+
+def with_eps(basis: Any, eps: Any) -> Any:
+    """``basis`` with the shape parameter ``eps`` (traced or not, unchecked: a pytree leaf)."""
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(basis), [eps])
 
 
 def interpolate(points: np.ndarray, u: Any, y: np.ndarray, basis: Any, k: int) -> jax.Array:

@@ -49,7 +49,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .. import nodes as _nodes
-from ..basis import PHS
+from ..basis import IMQ, MQ, PHS, Gaussian
 from ..fd.boundary import assemble, right_hand_side
 from ..operators import Laplacian
 from ..problem import Problem
@@ -90,6 +90,7 @@ def node_layout(
     discretizations: Any = None,
     discretization: str = "rbf-fd",
     movement: str = "nodes",
+    eps: str | None = None,
     solver: str = "auto",
     **options: Any,
 ) -> Problem:
@@ -121,6 +122,18 @@ def node_layout(
       movement: ``"nodes"`` (every position a parameter) or ``"smooth"`` (a
         displacement field on a grid of spacing ``smooth_cells * h``); see
         :mod:`rbfopt.studies._movement`.
+      eps: ``None`` (the basis as given: one fixed ε) or ``"per_stencil"``: with an
+        :class:`~rbfopt.IMQ`, :class:`~rbfopt.Gaussian` or :class:`~rbfopt.MQ` basis,
+        ln ε of every node's stencil is a parameter (``p["log_eps"]``, shape (N,),
+        starting at the basis's ε) optimized with the positions; every member of the
+        family built on the study's basis uses it (a member with its own basis keeps
+        that basis), and a stencil of an evaluation point takes its nearest node's ε.
+        ``project`` keeps ε h within ``[eps_h_min, eps_h_max]`` (options, default
+        [0.2, 3], where the local weight solves keep at least 6 digits in float64);
+        the basis's ε h must start inside. The report adds the optimized layout's
+        error at the best common ε of a scan over that range (``best_common_eps``,
+        ``error_best_common_eps``) beside its per-stencil error (``error_per_stencil``).
+        RBF-FD only: a PHS basis or a finite-element discretization is an error.
       solver: the global solve, ``"direct"`` (SuperLU), ``"krylov"`` (BiCGStab
         preconditioned by AMG) or ``"auto"`` (Krylov from 20 000 unknowns on the CPU,
         always on accelerators, for systems of Dirichlet and interior rows; SuperLU
@@ -130,7 +143,8 @@ def node_layout(
         margins, evaluation sets, ``blend``, Krylov tolerances, ``name``, ...).
 
     Raises:
-      ValueError: naming the argument: a condition for an unknown group, a group
+      ValueError: naming the argument: ``eps="per_stencil"`` without a smooth basis
+        or with finite elements, a condition for an unknown group, a group
         without one, only Neumann conditions, a source or data that is not finite or
         of the wrong shape, an ``exact`` that does not solve ``L u = source`` or its
         conditions, a reference set over ``max_reference_nodes``, unknown options.
@@ -149,10 +163,11 @@ def node_layout(
     opts = LayoutOptions.of(solver=solver, **options)
     weights = discretization_weights(discretization)
     fe = [d for d in weights if d != "rbf-fd"]
+    _check_eps(eps, basis, fe)
     args = (domain, source, bcs, operator, n, spacing, objective, exact, seed)
     if "rbf-fd" not in weights:
         return _fem_layout(*args, fe[0], movement, opts).problem()
-    study = _rbf_layout(*args, basis, k, discretizations, movement, opts)
+    study = _rbf_layout(*args, basis, k, discretizations, movement, opts, eps)
     if not fe:
         return study.problem()
     if objective != "exact":
@@ -163,7 +178,7 @@ def node_layout(
 
 
 def _rbf_layout(domain, source, bcs, operator, n, spacing, objective, exact, seed, basis, k,
-                discretizations, movement, opts) -> LayoutStudy:  # fmt: skip
+                discretizations, movement, opts, eps=None) -> LayoutStudy:  # fmt: skip
     """The RBF-FD study (:mod:`rbfopt.studies._problem`)."""
     if opts.mesh_weight > 0 and domain.dim != 2:
         raise ValueError("mesh_weight: the mesh-quality term is for 2-D studies (triangles)")
@@ -171,6 +186,13 @@ def _rbf_layout(domain, source, bcs, operator, n, spacing, objective, exact, see
     basis = PHS(3, poly_deg=2) if basis is None else basis
     rows_of = _checks.conditions(domain, bcs)
     start, h = _start(domain, n, spacing, seed)
+    if eps is not None and not opts.eps_h_min <= basis.eps * h <= opts.eps_h_max:
+        raise ValueError(
+            f"eps: 'per_stencil' keeps eps * h in [{opts.eps_h_min:g}, {opts.eps_h_max:g}] "
+            f"(options eps_h_min, eps_h_max); the basis starts at eps * h = "
+            f"{basis.eps * h:.3g} (eps={basis.eps:g}, h={h:.3g}): pick eps in "
+            f"[{opts.eps_h_min / h:.3g}, {opts.eps_h_max / h:.3g}]"
+        )
     kk = k if k else autoselect_k(domain.dim, basis.poly_deg) + 4
     _checks.stencil_size(kk, len(start))
     least = autoselect_k(domain.dim, basis.poly_deg)
@@ -183,8 +205,37 @@ def _rbf_layout(domain, source, bcs, operator, n, spacing, objective, exact, see
     target = _target(domain, operator, source, rows_of, objective, exact, h, opts, seed)
     method = method_for(opts.solver, len(start), has_flux_rows(rows))
     study = LayoutStudy(domain, start, h, rows, operator, source, basis, members, target,
-                        exact, opts, method, movement)  # fmt: skip
+                        exact, opts, method, movement, eps)  # fmt: skip
     return study
+
+
+#: Bases whose shape parameter ``eps="per_stencil"`` optimizes.
+SMOOTH_BASES = (IMQ, Gaussian, MQ)
+
+
+def _check_eps(eps: Any, basis: Any, fe: list) -> None:
+    """``eps``: None or "per_stencil" with a smooth basis of one scalar ε, RBF-FD only."""
+    if eps is None:
+        return
+    if not isinstance(eps, str) or eps != "per_stencil":
+        raise ValueError(f"eps: expected None or 'per_stencil', got {eps!r}")
+    if fe:
+        raise ValueError(
+            f"eps: 'per_stencil' tunes the shape parameter of RBF-FD stencils; the "
+            f"finite-element discretization {fe[0]!r} has none (use discretization='rbf-fd')"
+        )
+    if not isinstance(basis, SMOOTH_BASES):
+        got = "the default PHS(order=3, poly_deg=2)" if basis is None else repr(basis)
+        raise ValueError(
+            f"eps: 'per_stencil' needs a basis with a shape parameter (ro.IMQ, ro.Gaussian "
+            f"or ro.MQ), got {got}"
+        )
+    e = basis.eps
+    if isinstance(e, jax.core.Tracer) or np.ndim(e) != 0:
+        raise ValueError(
+            f"eps: 'per_stencil' starts every stencil at the basis's eps, which must be one "
+            f"number, got shape {np.shape(e)}"
+        )
 
 
 def discretization_weights(discretization: Any) -> dict[str, float]:
