@@ -82,6 +82,8 @@ LAM_RANGE = (1e-12, 1e1)
 #: refinement then uses all ``sample`` rows.
 SCAN_SIZE = {"dense": (28, 27), "local": (19, 14)}
 SCAN_ROWS = 600
+#: Control values of a per-point eps field by dimension.
+FIELD_SIZE = {1: 4, 2: 16, 3: 27}
 #: ``method="auto"`` switches to the local cost above this many points.
 DENSE_MAX = 2000
 
@@ -109,7 +111,7 @@ def shape_parameter(
     sample: int = 4000,
     start: tuple[float, float] | None = None,
     field_size: int | None = None,
-    penalty: float = 0.01,
+    penalty: float = 0.3,
     seed: int = 0,
 ) -> Problem:
     """A study that tunes ``eps`` (and ``smoothing``) by leave-one-out cross-validation.
@@ -120,7 +122,9 @@ def shape_parameter(
         ``cubic``, ``quintic`` (smoothing only); scipy's names are accepted too.
       degree: polynomial degree; default scipy's (its kernel's minimum, at least 0).
       eps: ``"global"`` (one eps) or ``"per_point"`` (one per centre, from a smooth
-        field of ``field_size`` control values, default ``4^d``, ridge ``penalty``).
+        field of ``field_size`` control values, default ``FIELD_SIZE[d]``; ``penalty``
+        weighs the squared differences of neighbouring control values against the
+        log-cost).
       smoothing: ``"auto"`` (tuned over ``LAM_RANGE``) or a fixed value ``>= 0``.
       method: ``"dense"`` (Rippa, global fit), ``"local"`` (``neighbors``-point fits at
         ``sample`` points), ``"auto"``: dense up to ``DENSE_MAX`` points.
@@ -229,7 +233,7 @@ class _Tuning:
             self.rows = rng.permutation(n)[: min(sample, n)]
             self.adjl = loo_neighbours(x, neighbors, self.rows)
         if self.per_point:
-            self.psi, self.edges = _field(x, field_size or 4**d)
+            self.psi, self.edges = _field(x, field_size or FIELD_SIZE[d])
 
     # ---------------------------------------------------------------- the cost
     def eps_of(self, p: dict) -> jax.Array:
