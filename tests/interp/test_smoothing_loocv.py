@@ -37,22 +37,19 @@ def test_smoothed_fit_equals_scipy(basis, kernel, eps):
     )
 
 
+def scipy_refit_cost(rows, **kw) -> float:
+    """Sum of squared errors at ``X[rows]`` of scipy fits made without that point."""
+    errs = [F[i] - si.RBFInterpolator(np.delete(X, i, 0), np.delete(F, i), **kw)(X[i : i + 1])[0]
+            for i in rows]  # fmt: skip
+    return float(np.sum(np.square(errs)))
+
+
 @pytest.mark.parametrize("basis,kernel,eps", CASES[:3], ids=[c[1] for c in CASES[:3]])
 def test_rippa_with_smoothing_equals_scipy_refits(basis, kernel, eps):
     lam = 1e-4
-    refit = [
-        F[i]
-        - si.RBFInterpolator(
-            np.delete(X, i, 0),
-            np.delete(F, i),
-            kernel=kernel,
-            epsilon=eps,
-            smoothing=lam,
-            degree=basis.poly_deg,
-        )(X[i : i + 1])[0]
-        for i in range(len(X))
-    ]
-    np.testing.assert_allclose(ro.loocv(X, F, basis, lam), np.sum(np.square(refit)), rtol=1e-8)
+    ref = scipy_refit_cost(range(len(X)), kernel=kernel, epsilon=eps, smoothing=lam,
+                           degree=basis.poly_deg)  # fmt: skip
+    np.testing.assert_allclose(ro.loocv(X, F, basis, lam), ref, rtol=1e-8)
 
 
 def test_rippa_with_eps_per_centre_equals_refits():
@@ -77,21 +74,10 @@ def test_rippa_with_eps_per_centre_equals_refits():
 def test_local_loocv_equals_scipy_local_refits():
     k, lam = 12, 1e-5
     rows = np.arange(0, len(X), 3)
-    refit = [
-        F[i]
-        - si.RBFInterpolator(
-            np.delete(X, i, 0),
-            np.delete(F, i),
-            neighbors=k,
-            kernel="inverse_multiquadric",
-            epsilon=2.0,
-            smoothing=lam,
-            degree=1,
-        )(X[i : i + 1])[0]
-        for i in rows
-    ]
+    ref = scipy_refit_cost(rows, neighbors=k, kernel="inverse_multiquadric", epsilon=2.0,
+                           smoothing=lam, degree=1)  # fmt: skip
     cost = ro.local_loocv(X, F, ro.IMQ(eps=2.0, poly_deg=1), lam, neighbors=k, rows=rows)
-    np.testing.assert_allclose(cost, np.sum(np.square(refit)), rtol=1e-8)
+    np.testing.assert_allclose(cost, ref, rtol=1e-8)
 
 
 def test_loo_neighbours_exclude_the_point_itself():
