@@ -60,74 +60,69 @@ def _smoothing(raw: str):
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from .. import studies
     from .cli import _check_creatable, _check_writable, _compile_cache
-    from .data import read_data
 
     name = os.path.splitext(os.path.basename(args.data))[0]
     out = args.out or os.path.join("runs", f"tune-{name}")
     _check_creatable(out)
-    coords = None if args.coords is None else [c.strip() for c in args.coords.split(",")]
     _compile_cache(args)
     t0 = time.perf_counter()
-    try:
-        x, f, cols = read_data(args.data, coords, args.value)
-        kw = dict(
-            kernel=args.kernel,
-            degree=args.degree,
-            smoothing=_smoothing(args.smoothing),
-            method=args.method,
-            neighbors=args.neighbors,
-        )
-        prob = studies.shape_parameter(x, f, **kw)
-    except ValueError as e:
-        raise CLIError(str(e).splitlines()[0]) from None
-    print(
-        f"{args.data}: {len(x)} points in {x.shape[1]}-D (columns {', '.join(cols)}); "
-        f"{prob.options['method']} leave-one-out cost",
-        flush=True,
-    )
-    p = studies.tune(prob)
-    rep = prob.report(p)
-    field = None
-    if args.eps == "per_point":
-        tun = prob.tuning
-        start = (float(tun.eps_of(p)), float(tun.lam_of(p)))
-        field = studies.shape_parameter(x, f, eps="per_point", start=start, **kw)
-        q = studies.tune(field)
-        frep = field.report(q)
+    x, f, cols, kw = _read_and_check(args)
+    print(f"{args.data}: {len(x)} points in {x.shape[1]}-D (columns {', '.join(cols)}); "
+          "tuning by leave-one-out cross-validation", flush=True)  # fmt: skip
+    glob, field = _tune(x, f, kw, args.eps == "per_point")
     _check_writable(out)
+    rep = glob[0].report(glob[1])
     result = _result(rep, cols, len(x), time.perf_counter() - t0)
-    if field is not None:
-        result["per_point"] = {
-            "epsilon": frep["scipy"]["epsilon"],
-            "smoothing": frep["scipy"]["smoothing"],
-            "loocv_rms": frep["loocv_rms"],
-        }
+    frep = None if field is None else field[0].report(field[1])
+    if frep is not None:
+        result["per_point"] = {k: frep["scipy"][k] for k in ("epsilon", "smoothing")}
+        result["per_point"]["loocv_rms"] = frep["loocv_rms"]
     _write_json(os.path.join(out, "eps.json"), result)
     from .plotting import plot_loocv
 
-    plot_loocv(
-        rep,
-        os.path.join(out, "loocv.png"),
-        x=x,
-        eps_field=None if field is None else np.asarray(frep["scipy"]["epsilon"]),
-    )
-    _write_interpolant(
-        os.path.join(out, "interpolant.vtu"),
-        x,
-        f,
-        rep["scipy"],
-        prob if field is None else field,
-        p if field is None else q,
-    )
-    print(
-        f"LOOCV RMS {rep['loocv_rms_start']:.4g} (scan) -> {rep['loocv_rms']:.4g}"
-        + ("" if field is None else f" -> {frep['loocv_rms']:.4g} (per_point)")
-        + f" in {result['seconds']:.1f} s; wrote {out}/eps.json, loocv.png, interpolant.vtu"
-    )
+    eps_field = None if frep is None else np.asarray(frep["scipy"]["epsilon"])
+    plot_loocv(rep, os.path.join(out, "loocv.png"), x=x, eps_field=eps_field)
+    _write_interpolant(os.path.join(out, "interpolant.vtu"), x, f, rep["scipy"], *(field or glob))
+    print(f"LOOCV RMS {rep['loocv_rms_start']:.4g} (scan) -> {rep['loocv_rms']:.4g}"
+          + ("" if frep is None else f" -> {frep['loocv_rms']:.4g} (per_point)")
+          + f" in {result['seconds']:.1f} s ({rep['method']} cost); wrote {out}/eps.json, "
+          "loocv.png, interpolant.vtu")  # fmt: skip
     print(result["scipy_line"])
     return 0
+
+
+def _read_and_check(args: argparse.Namespace):
+    """The data and the study's keywords; every check of data and options (the per-point
+    study's too) runs here, before any tuning, as one CLIError line."""
+    from .. import studies
+    from .data import read_data
+
+    coords = None if args.coords is None else [c.strip() for c in args.coords.split(",")]
+    try:
+        x, f, cols = read_data(args.data, coords, args.value)
+        kw = dict(kernel=args.kernel, degree=args.degree, smoothing=_smoothing(args.smoothing),
+                  method=args.method, neighbors=args.neighbors)  # fmt: skip
+        studies.shape_parameter(x, f, **kw)
+        if args.eps == "per_point":
+            studies.shape_parameter(x, f, eps="per_point", start=(1.0, 1.0), **kw)
+    except ValueError as e:
+        raise CLIError(str(e).splitlines()[0]) from None
+    return x, f, cols, kw
+
+
+def _tune(x, f, kw: dict, per_point: bool):
+    """``(study, params)`` of the global pair, and of the per-point field started
+    there (or None)."""
+    from .. import studies
+
+    prob = studies.shape_parameter(x, f, **kw)
+    p = studies.tune(prob)
+    if not per_point:
+        return (prob, p), None
+    start = (float(prob.tuning.eps_of(p)), float(prob.tuning.lam_of(p)))
+    field = studies.shape_parameter(x, f, eps="per_point", start=start, **kw)
+    return (prob, p), (field, studies.tune(field))
 
 
 def _result(rep: dict, cols: list, n: int, seconds: float) -> dict:

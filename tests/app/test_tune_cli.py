@@ -69,6 +69,18 @@ def test_npz_and_vtu_inputs_give_the_same_tuning(tuned, tmp_path):
         assert res["smoothing"] == pytest.approx(ref["smoothing"], rel=1e-9)
 
 
+def test_per_point_keeps_the_global_pair_for_scipy(tuned, tmp_path, capsys):
+    data = write_csv(tmp_path / "s.csv", X, F)
+    out = tmp_path / "pp"
+    assert main(["tune", data, "--kernel", "imq", "--eps", "per_point", "--out", str(out)]) == 0
+    res = json.loads((out / "eps.json").read_text())
+    ref = json.loads((tuned / "eps.json").read_text())
+    assert res["epsilon"] == pytest.approx(ref["epsilon"], rel=1e-9)
+    eps = np.asarray(res["per_point"]["epsilon"])
+    assert eps.shape == (120,) and res["per_point"]["loocv_rms"] <= res["loocv_rms"]
+    assert "epsilon=" in capsys.readouterr().out.splitlines()[-1]
+
+
 def test_csv_column_choice(tmp_path):
     path = tmp_path / "c.csv"
     np.savetxt(path, np.column_stack([F, X]), delimiter=",", header="temp,x,y", comments="")
@@ -106,6 +118,11 @@ def test_csv_column_choice(tmp_path):
         ("x,y,t\n0,0,1\n1,0,2\n0,1,3\n", ["--kernel", "bessel"], "kernel: expected one of"),
         ("x,y,t\n0,0,1\n1,0,2\n0,1,3\n", ["--smoothing", "lots"], "--smoothing: expected"),
         ("x,y,t\n0,0,1\n1,0\n", [], "line 3 has 2 cells"),
+        (
+            "x,y,t\n0,0,1\n1,0,2\n0,1,3\n1,1,4\n2,0,5\n0,2,6\n",
+            ["--kernel", "cubic", "--eps", "per_point"],
+            "no shape parameter to vary",
+        ),
     ],
 )
 def test_bad_data_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, content, args, match):

@@ -171,6 +171,9 @@ def test_default_family_and_held_out_family():
     assert Discretization(20, 0) != Discretization(20, 2)
 
 
+# slow (~90 s of CI's 14 min): two study builds and reports; the held-out table itself
+# runs in CI through test_cli_studies.py
+@pytest.mark.slow
 def test_held_out_table_matches_a_one_member_study(square):
     """The held-out k = 12 entry of a k = 16 study is the true error that a study of the
     k = 12 discretization alone reports for the same start (two code paths)."""
