@@ -67,10 +67,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     _check_creatable(out)
     _compile_cache(args)
     t0 = time.perf_counter()
-    x, f, cols, kw = _read_and_check(args)
+    x, f, cols, kw, prob = _read_and_check(args)
     print(f"{args.data}: {len(x)} points in {x.shape[1]}-D (columns {', '.join(cols)}); "
           "tuning by leave-one-out cross-validation", flush=True)  # fmt: skip
-    glob, field = _tune(x, f, kw, args.eps == "per_point")
+    glob, field = _tune(prob, x, f, kw, args.eps == "per_point")
     _check_writable(out)
     rep = glob[0].report(glob[1])
     result = _result(rep, cols, len(x), time.perf_counter() - t0)
@@ -93,8 +93,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _read_and_check(args: argparse.Namespace):
-    """The data and the study's keywords; every check of data and options (the per-point
-    study's too) runs here, before any tuning, as one CLIError line."""
+    """The data, the study's keywords and the global study; every check of data and
+    options (the per-point study's too) runs here, before any tuning, as one CLIError
+    line."""
     from .. import studies
     from .data import read_data
 
@@ -103,20 +104,19 @@ def _read_and_check(args: argparse.Namespace):
         x, f, cols = read_data(args.data, coords, args.value)
         kw = dict(kernel=args.kernel, degree=args.degree, smoothing=_smoothing(args.smoothing),
                   method=args.method, neighbors=args.neighbors)  # fmt: skip
-        studies.shape_parameter(x, f, **kw)
+        prob = studies.shape_parameter(x, f, **kw)
         if args.eps == "per_point":
             studies.shape_parameter(x, f, eps="per_point", start=(1.0, 1.0), **kw)
     except ValueError as e:
         raise CLIError(str(e).splitlines()[0]) from None
-    return x, f, cols, kw
+    return x, f, cols, kw, prob
 
 
-def _tune(x, f, kw: dict, per_point: bool):
-    """``(study, params)`` of the global pair, and of the per-point field started
-    there (or None)."""
+def _tune(prob, x, f, kw: dict, per_point: bool):
+    """``(study, params)`` of the global pair (``prob`` tuned), and of the per-point
+    field started there (or None)."""
     from .. import studies
 
-    prob = studies.shape_parameter(x, f, **kw)
     p = studies.tune(prob)
     if not per_point:
         return (prob, p), None

@@ -16,11 +16,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .._util import as_points, fmt_indices, is_tracer
 from ..basis import PHS, RadialBasis
 from ..polynomials import num_monomials
+from ..stencils import find_neighbors
 from ._system import (
     check_basis,
     check_centres,
@@ -36,7 +36,7 @@ __all__ = ["local_loocv", "loo_neighbours"]
 
 def loo_neighbours(points: Any, neighbors: int, rows: Any = None) -> np.ndarray:
     """Indices ``(S, neighbors)`` of the points nearest each ``points[rows]``, itself
-    excluded (host-side, scipy's cKDTree; ``rows`` default: all points).
+    excluded (host-side, :func:`~rbfopt.find_neighbors`; ``rows`` default: all points).
 
     Examples:
       >>> import numpy as np
@@ -44,7 +44,7 @@ def loo_neighbours(points: Any, neighbors: int, rows: Any = None) -> np.ndarray:
       >>> loo_neighbours(np.array([[0.0], [1.0], [3.0]]), 1)
       array([[1],
              [0],
-             [1]])
+             [1]], dtype=int32)
     """
     x = np.asarray(points, dtype=np.float64)
     n = len(x)
@@ -53,13 +53,9 @@ def loo_neighbours(points: Any, neighbors: int, rows: Any = None) -> np.ndarray:
     rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
     if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= n)):
         raise ValueError(f"rows: expected 1-D indices in [0, {n}), got {rows!r}")
-    _, idx = cKDTree(x).query(x[rows], k=neighbors + 1)
-    idx = np.asarray(idx).reshape(len(rows), neighbors + 1)
-    # drop the row itself (first, unless ties reorder it)
-    keep = idx != rows[:, None]
-    drop_last = keep.all(axis=1)
-    keep[drop_last, -1] = False
-    return idx[keep].reshape(len(rows), neighbors)
+    # without duplicates (find_neighbors refuses them) the point itself, at distance
+    # zero, comes first
+    return find_neighbors(x, neighbors + 1, x[rows])[:, 1:]
 
 
 def _gather(leaf: Any, adjl: jax.Array) -> Any:
@@ -71,10 +67,9 @@ def _local_loocv(points, values2d, adjl, rows, basis, smoothing):
     X, F, xq = points[adjl], values2d[adjl], points[rows]
     eps = basis.eps if basis.eps is None else _gather(jnp.asarray(basis.eps), adjl)
     lam = _gather(jnp.asarray(smoothing), adjl)
-    leaves, treedef = jax.tree_util.tree_flatten(basis)
 
     def one(X, F, xq, eps, lam):
-        b = jax.tree_util.tree_unflatten(treedef, [eps] if leaves else [])
+        b = basis if eps is None else basis.replace(eps=eps)
         shift, scale = poly_frame(X)
         K = saddle_matrix(X, b, shift, scale, lam)
         M = K.shape[0] - X.shape[0]

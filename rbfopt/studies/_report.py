@@ -95,12 +95,16 @@ def _layout_figures(study: Any, q: dict, label: str, check: Any) -> dict[str, fl
     xn = np.asarray(study.nodes(q))
     out[f"mesh_ratio_{label}"] = float(quality(xn, study.domain)["mesh_ratio"])
     if check is not None:
-        y, u_y = check
-
-        u_c = interpolate(xn, uh, y, study.basis, study.k)
-        err = np.sqrt(np.mean((np.asarray(u_c) - np.asarray(u_y)) ** 2))
-        out[f"true_rms_error_{label}"] = float(err)
+        out[f"true_rms_error_{label}"] = _check_error(study, xn, uh, check)
     return out
+
+
+def _check_error(study: Any, x: np.ndarray, uh: Any, check: tuple) -> float:
+    """RMS error against the exact solution at the check points of the nodal solution
+    ``uh`` at nodes ``x``, read there with the study's basis."""
+    y, u_y = check
+    u_c = interpolate(x, uh, y, study.basis, study.k)
+    return float(np.sqrt(np.mean((np.asarray(u_c) - np.asarray(u_y)) ** 2)))
 
 
 def common_eps(study: Any, p: dict, out: dict, check: Any) -> dict[str, Any]:
@@ -133,10 +137,9 @@ def common_eps(study: Any, p: dict, out: dict, check: Any) -> dict[str, Any]:
     if check is not None:  # the true error on the check points at the best common ε
         q = {**p, "log_eps": jnp.full_like(p["log_eps"], logs[best])}
         uh = study.evaluate_jit(q, aux)[2]
-        y, u_y = check
-        u_c = interpolate(np.asarray(study.nodes(p)), uh, y, study.basis, study.k)
-        err = np.sqrt(np.mean((np.asarray(u_c) - np.asarray(u_y)) ** 2))
-        res["true_rms_error_best_common_eps"] = float(err)
+        res["true_rms_error_best_common_eps"] = _check_error(
+            study, np.asarray(study.nodes(p)), uh, check
+        )
     return res
 
 

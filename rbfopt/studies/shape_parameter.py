@@ -157,15 +157,14 @@ def shape_parameter(
     f = check_values(values, n)
     if f.ndim != 1:
         raise ValueError(f"values: expected one value per point, shape ({n},), got {f.shape}")
-    auto_lam = isinstance(smoothing, str)
-    method = _check_options(spec, deg, n, d, eps, smoothing, method, neighbors)
+    method, lam = _check_options(spec, deg, n, d, eps, smoothing, method, neighbors)
     tun = _Tuning(
         x,
         f,
         spec,
         deg,
         eps,
-        None if auto_lam else float(smoothing),
+        lam,
         method,
         neighbors,
         sample,
@@ -176,8 +175,9 @@ def shape_parameter(
     return tun.problem(start)
 
 
-def _check_options(spec, deg, n, d, eps, smoothing, method, neighbors) -> str:
-    """ValueErrors naming the option at fault; returns the method ``auto`` resolves to."""
+def _check_options(spec, deg, n, d, eps, smoothing, method, neighbors) -> tuple[str, Any]:
+    """ValueErrors naming the option at fault; returns the method ``auto`` resolves to
+    and the fixed smoothing (None: tuned)."""
     if eps not in ("global", "per_point"):
         raise ValueError(f"eps: expected 'global' or 'per_point', got {eps!r}")
     if eps == "per_point" and not spec.has_eps:
@@ -196,8 +196,8 @@ def _check_options(spec, deg, n, d, eps, smoothing, method, neighbors) -> str:
         raise ValueError(f"method: expected 'auto', 'dense' or 'local', got {method!r}")
     method = ("dense" if n <= DENSE_MAX else "local") if method == "auto" else method
     need = num_monomials(d, deg) if deg >= 0 else 0
-    least = neighbors + 1 if method == "local" else need + 2
-    if n < max(least, need + 2):
+    least = max(need + 2, neighbors + 1 if method == "local" else 0)
+    if n < least:
         raise ValueError(
             f"points: {n} points are too few: degree {deg} in {d}-D has {need} monomials"
             + (
@@ -208,7 +208,7 @@ def _check_options(spec, deg, n, d, eps, smoothing, method, neighbors) -> str:
         )
     if method == "local" and neighbors < need + 1:
         raise ValueError(f"neighbors: need more than the {need} monomials, got {neighbors}")
-    return method
+    return method, None if isinstance(smoothing, str) else float(smoothing)
 
 
 class _Tuning:
